@@ -1,0 +1,33 @@
+# The two commands of the README, plus helpers. Everything installs into .venv.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: up test install lint format clean
+
+up: install  ## install (first time) and run the whole platform on embedded services
+	$(BIN)/wellcoach up
+
+test: install  ## run the test suite against real PostgreSQL+pgvector and Redis, with coverage
+	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+	@$(BIN)/coverage report --include='wellcoach/*' --precision=1 | tail -n 1 | sed 's/^TOTAL/core (wellcoach\/) coverage:/'
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage

@@ -1,0 +1,1 @@
+"""HTTP and Socket.IO adapter: parse input, call the core, shape JSON."""

@@ -1,0 +1,76 @@
+"""The FastAPI application factory (`uvicorn --factory api.main:create_app`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+import wellcoach
+from api.errors import error_body, install_error_handlers
+from api.middleware import RequestContextMiddleware
+from api.routes import system
+from wellcoach.config import Settings, get_settings
+from wellcoach.logging import configure_logging
+from wellcoach.platform import Platform, open_platform
+
+ERROR_RESPONSES = {
+    "4XX": {
+        "description": "Client error",
+        "content": {
+            "application/json": {
+                "example": error_body("validation_error", "The request is not valid.")
+            }
+        },
+    }
+}
+
+
+def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
+    """Build the app; a given `platform` is used as is (tests), else one is opened at start."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = platform is None
+        app.state.platform = platform or await open_platform(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.platform.close()
+
+    app = FastAPI(
+        title="wellcoach API",
+        version=wellcoach.__version__,
+        description="Backend of the wellcoach AI wellbeing coach for athletes and teams.",
+        lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+    )
+    if platform is not None:
+        app.state.platform = platform
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.api.cors_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=[
+            "X-Request-ID",
+            "Retry-After",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+        ],
+    )
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+
+    app.include_router(system.router)
+    v1 = APIRouter(prefix="/v1")
+    v1.include_router(system.v1)
+    app.include_router(v1)
+    return app

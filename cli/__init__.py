@@ -1,0 +1,1 @@
+"""The `wellcoach` command line: thin Typer wrappers over core calls."""

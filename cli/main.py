@@ -1,0 +1,28 @@
+"""The `wellcoach` console script."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import config_cmd, db, keys, services
+
+app = typer.Typer(
+    name="wellcoach",
+    help="Run and administer the wellcoach AI wellbeing coach platform.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(db.app, name="db")
+app.add_typer(keys.app, name="keys")
+for command in (services.up, services.api, services.worker, services.cron,
+                services.dashboard, services.status, services.stop):  # fmt: skip
+    app.command()(command)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

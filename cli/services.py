@@ -1,0 +1,209 @@
+"""`wellcoach up|api|worker|cron|dashboard|status|stop`: running the platform."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+import typer
+from rich.table import Table
+
+from cli.common import console, err_console, handle_errors, print_json
+from wellcoach.config import Settings, get_settings
+from wellcoach.runtime import postgres, valkey
+from wellcoach.runtime.services import (
+    pgdata_dir,
+    redact,
+    resolve_services,
+    stop_embedded,
+    to_libpq_url,
+    valkey_dir,
+)
+from wellcoach.runtime.supervisor import DASHBOARD_APP, prepare
+
+
+def _export_urls(settings: Settings) -> Settings:
+    """Resolve services once and pin their URLs, so later code attaches instead of starting."""
+    urls = resolve_services(settings)
+    os.environ["WELLCOACH_DATABASE_URL"] = urls.database_url
+    os.environ["WELLCOACH_REDIS_URL"] = urls.redis_url
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@handle_errors
+def up(
+    keep_services: bool = typer.Option(
+        False, help="Leave the embedded PostgreSQL and Valkey running after exit."
+    ),
+) -> None:
+    """Start everything: embedded services, migrations, API, worker, scheduler, dashboard."""
+    started = time.monotonic()
+    settings = get_settings()
+    console.print("[bold]wellcoach[/bold] starting…")
+    supervisor = prepare(settings)
+
+    def _stop(signum: int, frame: Any) -> None:
+        supervisor.stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    supervisor.start_children()
+    healthy = supervisor.wait_healthy()
+    if supervisor.stopping:
+        pass
+    elif not healthy:
+        err_console.print(
+            f"[red]the platform did not become healthy; logs in {settings.data_path / 'logs'}[/red]"
+        )
+        supervisor.shutdown(keep_services)
+        raise typer.Exit(1)
+    else:
+        table = Table("service", "where", title=f"ready in {time.monotonic() - started:.1f}s")
+        table.add_row("API", supervisor.api_url + "  (docs: /docs, health: /health)")
+        table.add_row("dashboard", supervisor.dashboard_url)
+        table.add_row("database", redact(supervisor.urls.database_url))
+        table.add_row("redis", redact(supervisor.urls.redis_url))
+        table.add_row("logs", str(settings.data_path / "logs"))
+        console.print(table)
+        console.print("press Ctrl-C to stop")
+        supervisor.supervise(lambda message: err_console.print(f"[yellow]{message}[/yellow]"))
+    stopped = supervisor.shutdown(keep_services)
+    console.print("stopped" + (f" (and embedded {', '.join(stopped)})" if stopped else ""))
+
+
+@handle_errors
+def api(
+    host: str | None = typer.Option(None, help="Bind address (default from settings)."),
+    port: int | None = typer.Option(None, help="Port (default from settings)."),
+    workers: int = typer.Option(1, min=1, help="uvicorn worker processes."),
+) -> None:
+    """Run the HTTP API (uvicorn)."""
+    import uvicorn
+
+    settings = _export_urls(get_settings())
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host or settings.api.host,
+        port=port or settings.api.port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+@handle_errors
+def worker(burst: bool = typer.Option(False, help="Exit when the queues are empty.")) -> None:
+    """Run an RQ worker (with the scheduler for delayed retries) on all queues."""
+    from rq import Worker
+
+    from jobs.queues import ALL_QUEUES, connect
+
+    settings = _export_urls(get_settings())
+    connection = connect(settings.redis_url.get_secret_value())  # type: ignore[union-attr]
+    Worker(list(ALL_QUEUES), connection=connection).work(with_scheduler=True, burst=burst)
+
+
+@handle_errors
+def cron() -> None:
+    """Run the periodic job scheduler (partition upkeep and other maintenance)."""
+    from rq.cron import CronScheduler
+
+    from jobs.maintenance import SCHEDULE
+    from jobs.queues import LOW, connect
+
+    settings = _export_urls(get_settings())
+    connection = connect(settings.redis_url.get_secret_value())  # type: ignore[union-attr]
+    scheduler = CronScheduler(connection=connection)
+    for func, interval in SCHEDULE:
+        scheduler.register(func, queue_name=LOW, interval=interval)
+    scheduler.start()
+
+
+@handle_errors
+def dashboard() -> None:
+    """Run the Streamlit dashboard for coaches, managers and finance."""
+    settings = _export_urls(get_settings())
+    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    argv = [
+        sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
+        "--server.port", str(settings.dashboard.port),
+        "--server.address", settings.dashboard.host,
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    raise typer.Exit(subprocess.call(argv, env=env))
+
+
+def _probe(url: str) -> dict[str, Any]:
+    try:
+        response = httpx.get(url, timeout=2.0)
+        return {"ok": response.status_code == 200, "status_code": response.status_code}
+    except httpx.HTTPError as exc:
+        return {"ok": False, "error": type(exc).__name__}
+
+
+def collect_status(settings: Settings) -> dict[str, Any]:
+    """Each service, where it is, and whether it answers."""
+    status: dict[str, Any] = {"data_dir": str(settings.data_path)}
+    if settings.database_url is None:
+        handle = postgres.running_postgres(pgdata_dir(settings))
+        status["database_url"] = handle.libpq_url() if handle else None
+        status["postgres"] = {"embedded": True, "ok": handle is not None,
+                              "pid": handle.pid if handle else None}  # fmt: skip
+    else:
+        url = to_libpq_url(settings.database_url.get_secret_value())
+        status["database_url"] = redact(url)
+        status["postgres"] = {"embedded": False, "ok": _reachable(resolve_services, settings)}
+    if settings.redis_url is None:
+        vhandle = valkey.running_valkey(valkey_dir(settings))
+        status["redis_url"] = vhandle.url if vhandle else None
+        status["redis"] = {"embedded": True, "ok": vhandle is not None,
+                           "pid": vhandle.pid if vhandle else None}  # fmt: skip
+    else:
+        status["redis_url"] = redact(settings.redis_url.get_secret_value())
+        status["redis"] = {"embedded": False, "ok": status["postgres"]["ok"]}
+    api_url = f"http://{settings.api.host}:{settings.api.port}"
+    dash_url = f"http://{settings.dashboard.host}:{settings.dashboard.port}"
+    health = _probe(api_url + "/health")
+    if health.get("ok"):
+        health["status"] = httpx.get(api_url + "/health", timeout=5.0).json()["status"]
+    status["api"] = {"url": api_url, **health}
+    status["dashboard"] = {"url": dash_url, **_probe(dash_url + "/_stcore/health")}
+    return status
+
+
+def _reachable(resolve: Any, settings: Settings) -> bool:
+    try:
+        resolve(settings, start=False)
+        return True
+    except Exception:
+        return False
+
+
+def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Show each service, its URL or socket, and its health."""
+    report = collect_status(get_settings())
+    if as_json:
+        print_json(report)
+        return
+    table = Table("service", "ok", "where")
+    mark = {True: "[green]yes[/green]", False: "[red]no[/red]"}
+    table.add_row("postgres", mark[report["postgres"]["ok"]], str(report["database_url"]))
+    table.add_row("redis", mark[report["redis"]["ok"]], str(report["redis_url"]))
+    api_state = report["api"].get("status", "")
+    table.add_row("api", mark[report["api"]["ok"]], f"{report['api']['url']} {api_state}")
+    table.add_row("dashboard", mark[report["dashboard"]["ok"]], report["dashboard"]["url"])
+    console.print(table)
+
+
+def stop() -> None:
+    """Stop the embedded PostgreSQL and Valkey of this data dir (after `--keep-services`)."""
+    stopped = stop_embedded(get_settings())
+    console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")

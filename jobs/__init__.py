@@ -1,0 +1,1 @@
+"""RQ adapter: queues and job functions, thin wrappers over core calls."""

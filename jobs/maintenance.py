@@ -1,0 +1,20 @@
+"""Periodic upkeep jobs. Each opens its own platform: RQ forks per job."""
+
+from __future__ import annotations
+
+from wellcoach.ops.partitions import ensure_partitions
+from wellcoach.platform import Platform, run_with_platform
+
+
+def ensure_partitions_job() -> dict[str, int]:
+    """Keep the monthly partitions of messages and health metrics ready ahead of time."""
+
+    async def work(platform: Platform) -> dict[str, int]:
+        async with platform.unit_of_work() as session:
+            return await ensure_partitions(session, platform.settings.db.partitions_ahead_months)
+
+    return run_with_platform(work)
+
+
+# (function, interval in seconds) run by `wellcoach cron`
+SCHEDULE = ((ensure_partitions_job, 6 * 3600),)

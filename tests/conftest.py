@@ -1,0 +1,130 @@
+"""Fixtures: real PostgreSQL + pgvector and real Redis, one set per test run.
+
+The schema is migrated up, down and up again once per run. Each test runs in a
+transaction that is rolled back (sessions join it with savepoints), and flushes
+its own Redis database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.main import create_app
+from tests.services import TestServices, start_test_services
+from wellcoach.config import Settings, get_settings
+from wellcoach.crypto.envelope import encode_key, generate_key
+from wellcoach.db import migrate
+from wellcoach.platform import Platform, open_platform
+from wellcoach.runtime.services import ServiceUrls
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[TestServices]:
+    started = start_test_services()
+    try:
+        migrate.upgrade(started.database_url)
+        migrate.downgrade(started.database_url, "base")
+        migrate.upgrade(started.database_url)
+        yield started
+    finally:
+        started.close()
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def master_key() -> str:
+    return encode_key(generate_key())
+
+
+@pytest.fixture(scope="session")
+def settings(services: TestServices, data_dir: Path, master_key: str) -> Settings:
+    return Settings(
+        _env_file=None,
+        env="test",
+        data_dir=data_dir,
+        database_url=services.database_url,
+        redis_url=services.redis_url,
+        master_key=master_key,
+        log_json=True,
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture(scope="session")
+async def platform(settings: Settings, services: TestServices) -> AsyncIterator[Platform]:
+    urls = ServiceUrls(services.database_url, services.redis_url, False, False)
+    opened = await open_platform(settings, urls)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def db_session(platform: Platform) -> AsyncIterator[AsyncSession]:
+    """A session inside an outer transaction that is always rolled back."""
+    async with platform.database.engine.connect() as connection:
+        transaction = await connection.begin()
+        session = AsyncSession(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield session
+        finally:
+            await session.close()
+            await transaction.rollback()
+
+
+@pytest.fixture(autouse=True)
+async def _clean_redis(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    if "platform" in request.fixturenames:
+        platform: Platform = request.getfixturevalue("platform")
+        await platform.redis.flushdb()
+    yield
+
+
+@pytest.fixture
+def app(settings: Settings, platform: Platform, db_session: AsyncSession):  # noqa: ANN201
+    application = create_app(settings, platform)
+
+    @asynccontextmanager
+    async def session_override() -> AsyncIterator[AsyncSession]:
+        try:
+            yield db_session
+            await db_session.commit()
+        except BaseException:
+            await db_session.rollback()
+            raise
+
+    application.state.session_override = session_override
+    return application
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def cli_env(
+    monkeypatch: pytest.MonkeyPatch, services: TestServices, data_dir: Path, master_key: str
+) -> Iterator[None]:
+    """Environment for CLI commands run in-process: they read settings like a user's shell."""
+    monkeypatch.setenv("WELLCOACH_DATABASE_URL", services.database_url)
+    monkeypatch.setenv("WELLCOACH_REDIS_URL", services.redis_url)
+    monkeypatch.setenv("WELLCOACH_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("WELLCOACH_MASTER_KEY", master_key)
+    monkeypatch.setenv("WELLCOACH_LOG_LEVEL", "WARNING")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

@@ -1,0 +1,72 @@
+"""Real services for the test run: one embedded PostgreSQL, and a Redis.
+
+PostgreSQL: `WELLCOACH_TEST_DATABASE_URL` when set (must have pgvector), else an
+embedded server in a temporary directory, started once per run. The machine's
+own PostgreSQL on :5432 has no pgvector, so it is never used.
+Redis: `WELLCOACH_TEST_REDIS_URL` when set, else 127.0.0.1:6379 when it answers,
+else an embedded Valkey.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import redis
+
+from wellcoach.runtime import postgres, valkey
+from wellcoach.runtime.services import to_async_url, to_libpq_url
+
+TEST_REDIS_DB = 13
+
+
+@dataclass
+class TestServices:
+    database_url: str
+    redis_url: str
+    cleanups: list = field(default_factory=list)
+
+    def close(self) -> None:
+        for cleanup in reversed(self.cleanups):
+            cleanup()
+
+
+def start_test_services() -> TestServices:
+    cleanups = []
+    base = Path(tempfile.mkdtemp(prefix="wellcoach-test-"))
+    base.chmod(0o755)
+    cleanups.append(lambda: shutil.rmtree(base, ignore_errors=True))
+
+    configured_db = os.environ.get("WELLCOACH_TEST_DATABASE_URL")
+    if configured_db:
+        database_url = to_async_url(configured_db)
+        with psycopg.connect(to_libpq_url(database_url), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    else:
+        handle = postgres.start_postgres(base / "pg", database="wellcoach_test")
+        database_url = handle.url("wellcoach_test")
+        cleanups.append(lambda: postgres.stop_postgres(base / "pg", mode="immediate"))
+
+    redis_url = os.environ.get("WELLCOACH_TEST_REDIS_URL") or ""
+    if not redis_url:
+        if _redis_answers("redis://127.0.0.1:6379/0"):
+            redis_url = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
+        else:
+            vhandle = valkey.start_valkey(base / "valkey")
+            redis_url = f"redis://127.0.0.1:{vhandle.port}/{TEST_REDIS_DB}"
+            cleanups.append(lambda: valkey.stop_valkey(base / "valkey"))
+    return TestServices(database_url, redis_url, cleanups)
+
+
+def _redis_answers(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()

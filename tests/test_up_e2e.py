@@ -1,0 +1,116 @@
+"""`wellcoach up` as a user runs it: start, write, stop cleanly, start again, read."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import psycopg
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(data_dir: Path, api_port: int, dash_port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WELLCOACH_")}
+    env.update(
+        WELLCOACH_DATA_DIR=str(data_dir),
+        WELLCOACH_API__PORT=str(api_port),
+        WELLCOACH_DASHBOARD__PORT=str(dash_port),
+        WELLCOACH_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def _start(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _wait_healthy(api: str, dashboard: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+        try:
+            health = httpx.get(api + "/health", timeout=2).json()
+            dash = httpx.get(dashboard + "/_stcore/health", timeout=2).status_code
+            if health["status"] == "healthy" and dash == 200:
+                return
+        except (httpx.HTTPError, ValueError, KeyError):
+            pass
+        time.sleep(0.5)
+    raise AssertionError("wellcoach up did not become healthy")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> str:
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    return output.decode()
+
+
+def _status(env: dict[str, str]) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "cli.main", "status", "--json"],
+        env=env, capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    return json.loads(out.stdout)
+
+
+def _processes_under(data_dir: Path) -> list[str]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if str(data_dir) in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def test_up_serves_reuses_data_and_stops_cleanly(tmp_path):
+    data_dir = tmp_path / "var"
+    api_port, dash_port = _free_port(), _free_port()
+    env = _env(data_dir, api_port, dash_port)
+    api, dashboard = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{dash_port}"
+
+    first = _start(env)
+    try:
+        _wait_healthy(api, dashboard, first)
+        status = _status(env)
+        assert status["api"]["status"] == "healthy"
+        with psycopg.connect(status["database_url"], autocommit=True) as conn:
+            conn.execute("CREATE TABLE e2e_probe (v text)")
+            conn.execute("INSERT INTO e2e_probe VALUES ('written before restart')")
+    finally:
+        output = _stop(first)
+    assert first.returncode == 0, output
+    assert "stopped" in output
+    time.sleep(1)
+    assert _processes_under(data_dir) == []
+
+    second = _start(env)
+    try:
+        _wait_healthy(api, dashboard, second)
+        with psycopg.connect(_status(env)["database_url"]) as conn:
+            assert conn.execute("SELECT v FROM e2e_probe").fetchone() == ("written before restart",)
+    finally:
+        _stop(second)
+    time.sleep(1)
+    assert _processes_under(data_dir) == []

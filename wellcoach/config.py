@@ -1,0 +1,128 @@
+"""Settings: one validated object, read from `WELLCOACH_*` variables and `.env`.
+
+Service URLs are flat (`WELLCOACH_DATABASE_URL`, ...) because operators set them
+one by one; tuning knobs live in nested groups (`WELLCOACH_AUTH__ACCESS_TTL_SECONDS`).
+An unset database or Redis URL means "use the embedded server".
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
+    public_url: str | None = None
+
+
+class DashboardSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8501
+
+
+class DatabaseSettings(BaseModel):
+    pool_size: int = 10
+    max_overflow: int = 10
+    pool_timeout_seconds: float = 5.0
+    connect_timeout_seconds: float = 3.0
+    statement_timeout_ms: int = 15000
+    partitions_ahead_months: int = 3
+
+
+class AuthSettings(BaseModel):
+    access_ttl_seconds: int = 15 * 60
+    refresh_ttl_seconds: int = 7 * 24 * 3600
+    bcrypt_rounds: int = 12
+    issuer: str = "wellcoach"
+    audience: str = "wellcoach-app"
+
+
+class LlmSettings(BaseModel):
+    provider: Literal["auto", "offline", "openai"] = "auto"
+    request_timeout_seconds: float = 20.0
+
+
+class HealthCheckSettings(BaseModel):
+    disk_min_free_percent: float = 10.0
+    check_timeout_seconds: float = 2.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="WELLCOACH_",
+        env_file=".env",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    database_url: SecretStr | None = None
+    redis_url: SecretStr | None = None
+    master_key: SecretStr | None = None
+    previous_master_keys: list[SecretStr] = Field(default_factory=list)
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    smtp_url: SecretStr | None = None
+    influx_url: str | None = None
+
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+    healthcheck: HealthCheckSettings = Field(default_factory=HealthCheckSettings)
+
+    @model_validator(mode="after")
+    def _refuse_development_defaults_in_production(self) -> Settings:
+        if self.env == "production":
+            missing = [
+                name
+                for name, value in (
+                    ("WELLCOACH_DATABASE_URL", self.database_url),
+                    ("WELLCOACH_REDIS_URL", self.redis_url),
+                    ("WELLCOACH_MASTER_KEY", self.master_key),
+                )
+                if value is None
+            ]
+            if missing:
+                raise ValueError("production refuses embedded defaults; set " + ", ".join(missing))
+        return self
+
+    @property
+    def data_path(self) -> Path:
+        """The data dir as an absolute path, created on first use."""
+        path = self.data_dir.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def masked(self) -> dict[str, object]:
+        """The effective settings with every secret replaced by a mask, for display."""
+        return _mask(self.model_dump(mode="python"))
+
+
+def _mask(value: object) -> object:
+    if isinstance(value, SecretStr):
+        return "********" if value.get_secret_value() else ""
+    if isinstance(value, dict):
+        return {key: _mask(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask(item) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,59 @@
+"""Engine and unit of work.
+
+The adapter that starts a piece of work owns its transaction: `unit_of_work`
+commits on success and rolls back on error; core services only flush.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from wellcoach.config import DatabaseSettings
+
+
+class Database:
+    """One engine and its session factory, created per process (never across a fork)."""
+
+    def __init__(self, url: str, settings: DatabaseSettings | None = None) -> None:
+        settings = settings or DatabaseSettings()
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(
+            url,
+            pool_size=settings.pool_size,
+            max_overflow=settings.max_overflow,
+            pool_timeout=settings.pool_timeout_seconds,
+            pool_pre_ping=True,
+            connect_args={
+                "connect_timeout": max(1, int(settings.connect_timeout_seconds)),
+                "options": f"-c statement_timeout={settings.statement_timeout_ms}",
+            },
+        )
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+@asynccontextmanager
+async def unit_of_work(database: Database) -> AsyncIterator[AsyncSession]:
+    """A session whose work is committed together, or not at all."""
+    async with database.sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise

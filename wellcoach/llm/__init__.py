@@ -1,0 +1,1 @@
+"""LLM and embedding providers, model routing and the response cache."""

@@ -1,0 +1,1 @@
+"""Operations: dependency health checks, partition maintenance, status."""

@@ -1,0 +1,79 @@
+"""The platform's long-lived handles (database, Redis, vault), opened once per process.
+
+Each adapter opens one `Platform` at start-up and closes it at shutdown; core
+services receive what they need from it explicitly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wellcoach.config import Settings, get_settings
+from wellcoach.crypto import Keyring, Vault
+from wellcoach.db.session import Database, unit_of_work
+from wellcoach.runtime.services import ServiceUrls, resolve_services
+
+T = TypeVar("T")
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    urls: ServiceUrls
+    database: Database
+    redis: aioredis.Redis
+    vault: Vault
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        async with unit_of_work(self.database) as session:
+            yield session
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self.database.dispose()
+
+
+async def open_platform(
+    settings: Settings | None = None, urls: ServiceUrls | None = None
+) -> Platform:
+    """Connect to the configured services, starting embedded ones if none are configured."""
+    settings = settings or get_settings()
+    if urls is None:
+        urls = await asyncio.to_thread(resolve_services, settings)
+    keyring = Keyring.from_settings(
+        settings.master_key.get_secret_value() if settings.master_key else None,
+        [key.get_secret_value() for key in settings.previous_master_keys],
+        settings.data_path,
+    )
+    return Platform(
+        settings=settings,
+        urls=urls,
+        database=Database(urls.database_url, settings.db),
+        redis=aioredis.Redis.from_url(
+            urls.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0
+        ),
+        vault=Vault(keyring),
+    )
+
+
+def run_with_platform(
+    work: Callable[[Platform], Awaitable[T]], settings: Settings | None = None
+) -> T:
+    """The one entry of sync adapters (CLI, RQ jobs, Streamlit) into the async core."""
+
+    async def _main() -> T:
+        platform = await open_platform(settings)
+        try:
+            return await work(platform)
+        finally:
+            await platform.close()
+
+    return asyncio.run(_main())

