@@ -10,7 +10,7 @@ up: install  ## install (first time) and run the whole platform on embedded serv
 
 test: install  ## run the test suite against real PostgreSQL+pgvector and Redis, with coverage
 	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
-	@$(BIN)/coverage report --include='wellcoach/*' --precision=1 | tail -n 1 | sed 's/^TOTAL/core (wellcoach\/) coverage:/'
+	@$(BIN)/coverage report --include='wellcoach/*' --no-skip-covered | grep '^TOTAL' | sed 's|^TOTAL|core (wellcoach/) coverage:|'
 
 install: $(VENV)/.installed
 
