@@ -1,14 +1,27 @@
-"""Typed dependencies: the platform, a request-scoped session that commits on success."""
+"""Typed dependencies: the platform, the request's session and context, the current user."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wellcoach.audit import RequestContext
+from wellcoach.auth.errors import AccountDisabled, EmailNotVerified, InvalidToken
+from wellcoach.auth.policy import Subject
+from wellcoach.db.base import utcnow
+from wellcoach.errors import NotFound
+from wellcoach.models import User
+from wellcoach.models.enums import Role
 from wellcoach.platform import Platform
+
+LAST_ACTIVE_RESOLUTION = timedelta(minutes=1)
+
+bearer = HTTPBearer(auto_error=False, description="The access token from /v1/auth/login.")
 
 
 def get_platform(request: Request) -> Platform:
@@ -27,5 +40,72 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def get_context(request: Request) -> RequestContext:
+    return RequestContext(
+        ip_address=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+        request_id=getattr(request.state, "request_id", None)
+        or request.scope.get("state", {}).get("request_id"),
+        source="api",
+    )
+
+
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+ContextDep = Annotated[RequestContext, Depends(get_context)]
+
+
+async def get_current_user(
+    platform: PlatformDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User:
+    """The user of a valid access token; tokens from before a password change are refused."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise InvalidToken("Send `Authorization: Bearer <access token>`.")
+    claims = await platform.signer.verify_access(credentials.credentials)
+    user = await session.get(User, claims.user_id)
+    if user is None or user.deleted_at is not None:
+        raise InvalidToken()
+    if user.disabled_at is not None:
+        raise AccountDisabled()
+    if claims.session_epoch != user.session_epoch:
+        raise InvalidToken("This session was signed out; log in again.")
+    now = utcnow()
+    if user.last_active_at is None or now - user.last_active_at > LAST_ACTIVE_RESOLUTION:
+        user.last_active_at = now
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_subject(user: CurrentUser) -> Subject:
+    return Subject(
+        user_id=user.id,
+        role=user.role,
+        tier=user.tier.value,
+        email_verified=user.email_verified_at is not None,
+    )
+
+
+SubjectDep = Annotated[Subject, Depends(get_subject)]
+
+
+def require_verified(user: CurrentUser) -> User:
+    """Chat and health sync need a verified email address."""
+    if user.email_verified_at is None:
+        raise EmailNotVerified()
+    return user
+
+
+VerifiedUser = Annotated[User, Depends(require_verified)]
+
+
+def require_coach(user: CurrentUser) -> User:
+    if user.role not in (Role.coach, Role.admin):
+        raise NotFound()
+    return user
+
+
+CoachUser = Annotated[User, Depends(require_coach)]

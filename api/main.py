@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 import wellcoach
 from api.errors import error_body, install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.routes import system
+from api.routes import auth, me, system
 from wellcoach.config import Settings, get_settings
 from wellcoach.logging import configure_logging
 from wellcoach.platform import Platform, open_platform
@@ -72,5 +72,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(system.router)
     v1 = APIRouter(prefix="/v1")
     v1.include_router(system.v1)
+    v1.include_router(auth.router)
+    v1.include_router(me.router)
     app.include_router(v1)
     return app

@@ -32,3 +32,15 @@ def rotate_master() -> None:
 
     count = run_with_platform(work)
     console.print(f"re-wrapped {count} data key(s) with the current master key")
+
+
+@app.command("rotate-jwt")
+@handle_errors
+def rotate_jwt() -> None:
+    """Start signing access tokens with a new key; the old one verifies until its tokens expire."""
+
+    async def work(platform: Platform) -> str:
+        async with platform.unit_of_work() as session:
+            return await platform.signer.rotate(session)
+
+    console.print(f"new signing key {run_with_platform(work)} is active")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import config_cmd, db, keys, services
+from cli import config_cmd, db, keys, mail, services, users
 
 app = typer.Typer(
     name="wellcoach",
@@ -15,6 +15,8 @@ app = typer.Typer(
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db.app, name="db")
 app.add_typer(keys.app, name="keys")
+app.add_typer(mail.app, name="mail")
+app.add_typer(users.app, name="users")
 for command in (services.up, services.api, services.worker, services.cron,
                 services.dashboard, services.status, services.stop):  # fmt: skip
     app.command()(command)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jobs.notify import deliver_outbox_job
 from wellcoach.ops.partitions import ensure_partitions
 from wellcoach.platform import Platform, run_with_platform
 
@@ -17,4 +18,4 @@ def ensure_partitions_job() -> dict[str, int]:
 
 
 # (function, interval in seconds) run by `wellcoach cron`
-SCHEDULE = ((ensure_partitions_job, 6 * 3600),)
+SCHEDULE = ((ensure_partitions_job, 6 * 3600), (deliver_outbox_job, 30))

@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.main import create_app
 from tests.services import TestServices, start_test_services
-from wellcoach.config import Settings, get_settings
+from wellcoach.config import AuthSettings, Settings, get_settings
 from wellcoach.crypto.envelope import encode_key, generate_key
 from wellcoach.db import migrate
+from wellcoach.db.session import finish_failed
 from wellcoach.platform import Platform, open_platform
 from wellcoach.runtime.services import ServiceUrls
 
@@ -57,6 +58,8 @@ def settings(services: TestServices, data_dir: Path, master_key: str) -> Setting
         master_key=master_key,
         log_json=True,
         log_level="WARNING",
+        # bcrypt at cost 4 keeps the suite fast; cost 12 is measured in bench/
+        auth=AuthSettings(bcrypt_rounds=4),
     )
 
 
@@ -97,21 +100,35 @@ def app(settings: Settings, platform: Platform, db_session: AsyncSession):  # no
 
     @asynccontextmanager
     async def session_override() -> AsyncIterator[AsyncSession]:
+        # each request gets its own session, as in production, inside the test's
+        # outer transaction (so the test sees its writes, and all is rolled back)
+        session = AsyncSession(
+            bind=db_session.bind, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
         try:
-            yield db_session
-            await db_session.commit()
-        except BaseException:
-            await db_session.rollback()
+            yield session
+            await session.commit()
+        except BaseException as exc:
+            await finish_failed(session, exc)
             raise
+        finally:
+            await session.close()
 
     application.state.session_override = session_override
     return application
 
 
+def make_client(app, ip: str = "127.0.0.1") -> httpx.AsyncClient:  # noqa: ANN001
+    """An HTTP client to the app as seen from `ip` (rate limits count per client IP)."""
+    transport = httpx.ASGITransport(app=app, client=(ip, 50000))
+    return httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", headers={"User-Agent": "pytest-app/1.0"}
+    )
+
+
 @pytest.fixture
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with make_client(app) as http:
         yield http
 
 

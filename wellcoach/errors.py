@@ -12,6 +12,9 @@ from typing import Any
 class WellcoachError(Exception):
     code = "internal_error"
     kind = "internal"
+    # True when the work done before the error must still be committed: the
+    # revocation after a token reuse, the audit entry of a failed login.
+    keep_changes = False
 
     def __init__(self, message: str | None = None, *, details: Any = None) -> None:
         super().__init__(message or self.__class__.__doc__ or self.code)

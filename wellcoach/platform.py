@@ -15,9 +15,11 @@ from typing import TypeVar
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wellcoach.auth.signing import Signer
 from wellcoach.config import Settings, get_settings
 from wellcoach.crypto import Keyring, Vault
 from wellcoach.db.session import Database, unit_of_work
+from wellcoach.ratelimit import RateLimiter
 from wellcoach.runtime.services import ServiceUrls, resolve_services
 
 T = TypeVar("T")
@@ -30,6 +32,8 @@ class Platform:
     database: Database
     redis: aioredis.Redis
     vault: Vault
+    limiter: RateLimiter
+    signer: Signer
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
@@ -53,14 +57,17 @@ async def open_platform(
         [key.get_secret_value() for key in settings.previous_master_keys],
         settings.data_path,
     )
+    database = Database(urls.database_url, settings.db)
     return Platform(
         settings=settings,
         urls=urls,
-        database=Database(urls.database_url, settings.db),
+        database=database,
         redis=aioredis.Redis.from_url(
             urls.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0
         ),
         vault=Vault(keyring),
+        limiter=RateLimiter(urls.redis_url),
+        signer=Signer(settings.auth, keyring, database.sessions),
     )
 
 

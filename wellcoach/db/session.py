@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from wellcoach.config import DatabaseSettings
+from wellcoach.errors import WellcoachError
 
 
 class Database:
@@ -54,6 +55,14 @@ async def unit_of_work(database: Database) -> AsyncIterator[AsyncSession]:
         try:
             yield session
             await session.commit()
-        except BaseException:
-            await session.rollback()
+        except BaseException as exc:
+            await finish_failed(session, exc)
             raise
+
+
+async def finish_failed(session: AsyncSession, exc: BaseException) -> None:
+    """Roll back, unless the error says what was done before it must be kept."""
+    if isinstance(exc, WellcoachError) and exc.keep_changes:
+        await session.commit()
+    else:
+        await session.rollback()

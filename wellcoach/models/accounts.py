@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String, func, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, func, text
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -40,6 +40,9 @@ class User(IdMixin, TimestampMixin, Base):
     disabled_at: Mapped[datetime | None]
     last_active_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
+    # bumped when every session must end (password change or reset); access
+    # tokens carry it, so older ones stop working before they expire
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     deleted_at: Mapped[datetime | None]
 
 

@@ -1,0 +1,47 @@
+"""/v1/me: the signed-in user's profile and consents; /v1/users/{id} for others."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from api.deps import ContextDep, CurrentUser, SessionDep, SubjectDep
+from wellcoach.accounts import service
+from wellcoach.accounts.schemas import ConsentChange, ConsentsOut, ProfilePatch, UserProfile
+
+router = APIRouter(tags=["accounts"])
+
+
+@router.get("/me", response_model=UserProfile)
+async def get_me(user: CurrentUser, session: SessionDep) -> UserProfile:
+    return await service.profile_of(session, user)
+
+
+@router.patch("/me", response_model=UserProfile)
+async def patch_me(
+    body: ProfilePatch, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> UserProfile:
+    """Change name, sport, team, avatar or preferences (email, role and tier are not here)."""
+    return await service.update_profile(session, user, body, context)
+
+
+@router.get("/me/consents", response_model=ConsentsOut)
+async def get_consents(user: CurrentUser, session: SessionDep) -> ConsentsOut:
+    return await service.consents_of(session, user)
+
+
+@router.put("/me/consents", response_model=ConsentsOut)
+async def put_consents(
+    body: ConsentChange, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> ConsentsOut:
+    """Grant or withdraw consents; each change is kept with time, policy version and source."""
+    return await service.change_consents(session, user, body, context)
+
+
+@router.get("/users/{user_id}", response_model=UserProfile)
+async def get_user(
+    user_id: uuid.UUID, subject: SubjectDep, session: SessionDep, context: ContextDep
+) -> UserProfile:
+    """Another user's profile: only admins, and coaches for athletes they are assigned to."""
+    return await service.read_profile(session, subject, user_id, context)

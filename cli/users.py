@@ -1,0 +1,223 @@
+"""`wellcoach users`: account administration. Every command accepts an email or an id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from cli.common import console, handle_errors, print_json
+from wellcoach.accounts import admin
+from wellcoach.accounts import repository as users_repo
+from wellcoach.accounts.service import profile_of
+from wellcoach.audit import RequestContext
+from wellcoach.auth import service as auth
+from wellcoach.models.enums import ConsentPurpose, Role, Tier
+from wellcoach.platform import Platform, run_with_platform
+
+app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
+CLI = RequestContext(source="cli")
+JSON = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+def _profile_dict(profile: Any) -> dict[str, Any]:
+    return profile.model_dump(mode="json")
+
+
+def _print_profile(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(data)
+        return
+    table = Table(show_header=False)
+    for key in (
+        "id",
+        "email",
+        "name",
+        "role",
+        "tier",
+        "sport",
+        "team",
+        "email_verified",
+        "two_factor_enabled",
+        "consent",
+        "created_at",
+        "last_active",
+    ):
+        table.add_row(key, str(data.get(key)))
+    console.print(table)
+
+
+@app.command()
+@handle_errors
+def create(
+    email: str,
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+    name: str | None = typer.Option(None),
+    role: Role = typer.Option(Role.athlete),
+    tier: Tier = typer.Option(Tier.free),
+    sport: str | None = typer.Option(None),
+    team: str | None = typer.Option(None),
+    language: str = typer.Option("en", help="en or it"),
+    verified: bool = typer.Option(False, "--verified", help="Mark the email as verified."),
+    consent: list[ConsentPurpose] = typer.Option([], help="Grant a consent (repeatable)."),
+    as_json: bool = JSON,
+) -> None:
+    """Create an account (no verification email is sent; use --verified to skip it)."""
+
+    async def work(platform: Platform) -> dict[str, Any]:
+        async with platform.unit_of_work() as session:
+            user = await auth.create_user(
+                session,
+                platform,
+                email=email,
+                password=password,
+                name=name,
+                role=role,
+                tier=tier,
+                sport=sport,
+                team=team,
+                language=language,
+                verified=verified,
+                consents={purpose.value: True for purpose in consent},
+                consent_source="cli",
+                context=CLI,
+            )
+            return _profile_dict(await profile_of(session, user))
+
+    _print_profile(run_with_platform(work), as_json)
+
+
+@app.command("create-admin")
+@handle_errors
+def create_admin(
+    email: str,
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+    name: str | None = typer.Option(None),
+    as_json: bool = JSON,
+) -> None:
+    """Create a verified administrator account."""
+    create(
+        email=email,
+        password=password,
+        name=name,
+        role=Role.admin,
+        tier=Tier.team,
+        sport=None,
+        team=None,
+        language="en",
+        verified=True,
+        consent=[ConsentPurpose.data_processing],
+        as_json=as_json,
+    )
+
+
+@app.command("list")
+@handle_errors
+def list_(
+    role: Role | None = typer.Option(None, help="Only this role."),
+    limit: int = typer.Option(100, min=1, max=10_000),
+    as_json: bool = JSON,
+) -> None:
+    """List accounts, oldest first."""
+
+    async def work(platform: Platform) -> list[dict[str, Any]]:
+        async with platform.unit_of_work() as session:
+            rows = await users_repo.list_users(session, role=role, limit=limit)
+            return [
+                {
+                    "id": str(u.id),
+                    "email": u.email,
+                    "name": u.name,
+                    "role": u.role.value,
+                    "tier": u.tier.value,
+                    "verified": u.email_verified_at is not None,
+                    "disabled": u.disabled_at is not None,
+                    "created_at": u.created_at.isoformat(),
+                }
+                for u in rows
+            ]
+
+    rows = run_with_platform(work)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "email", "role", "tier", "verified", "disabled")
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["email"],
+            row["role"],
+            row["tier"],
+            str(row["verified"]),
+            str(row["disabled"]),
+        )
+    console.print(table)
+    console.print(f"{len(rows)} account(s)")
+
+
+@app.command()
+@handle_errors
+def show(user: str = typer.Argument(..., help="Email or id."), as_json: bool = JSON) -> None:
+    """Show one account's profile."""
+
+    async def work(platform: Platform) -> dict[str, Any]:
+        async with platform.unit_of_work() as session:
+            found = await admin.find_user(session, user)
+            return _profile_dict(await profile_of(session, found))
+
+    _print_profile(run_with_platform(work), as_json)
+
+
+def _change(user: str, change: Any, message: str, as_json: bool) -> None:
+    async def work(platform: Platform) -> dict[str, Any]:
+        async with platform.unit_of_work() as session:
+            found = await admin.find_user(session, user)
+            await change(session, found)
+            return _profile_dict(await profile_of(session, found))
+
+    data = run_with_platform(work)
+    if as_json:
+        print_json(data)
+    else:
+        console.print(message.format(email=data["email"]))
+
+
+@app.command("set-role")
+@handle_errors
+def set_role(user: str, role: Role, as_json: bool = JSON) -> None:
+    """Change an account's role."""
+    _change(
+        user,
+        lambda s, u: admin.set_role(s, u, role, CLI),
+        f"{{email}} is now {role.value}",
+        as_json,
+    )
+
+
+@app.command("set-tier")
+@handle_errors
+def set_tier(user: str, tier: Tier, as_json: bool = JSON) -> None:
+    """Change an account's subscription tier (rate limits and model routing follow it)."""
+    _change(
+        user,
+        lambda s, u: admin.set_tier(s, u, tier, CLI),
+        f"{{email}} is now on the {tier.value} tier",
+        as_json,
+    )
+
+
+@app.command()
+@handle_errors
+def disable(
+    user: str,
+    enable: bool = typer.Option(False, "--enable", help="Re-enable instead."),
+    as_json: bool = JSON,
+) -> None:
+    """Disable an account (signs it out everywhere), or re-enable it with --enable."""
+    _change(
+        user,
+        lambda s, u: admin.set_disabled(s, u, not enable, CLI),
+        "{email} is " + ("enabled" if enable else "disabled"),
+        as_json,
+    )

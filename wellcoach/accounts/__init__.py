@@ -1,0 +1,1 @@
+"""Accounts: profiles, preferences and consent."""

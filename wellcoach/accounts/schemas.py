@@ -1,0 +1,119 @@
+"""The UserProfile contract of SPEC.md, and what the apps may change in it."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+
+from wellcoach.models.enums import Role
+
+Language = Literal["en", "it"]
+Personality = Literal["empathetic", "motivational", "analytical"]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Sport = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+SELF_SERVICE_ROLES = (Role.athlete, Role.coach, Role.team_manager)
+
+
+class AvatarConfig(BaseModel):
+    """The coach avatar the app renders; unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    style: Literal["realistic", "cartoon", "minimal", "abstract"] = "minimal"
+    skin_tone: Annotated[str, StringConstraints(max_length=32)] | None = None
+    hair: Annotated[str, StringConstraints(max_length=32)] | None = None
+    outfit: Annotated[str, StringConstraints(max_length=32)] | None = None
+    primary_color: str = "#2E86DE"
+    accessories: list[Annotated[str, StringConstraints(max_length=32)]] = Field(
+        default_factory=list, max_length=10
+    )
+    voice: Literal["calm", "energetic", "neutral"] = "neutral"
+
+    @field_validator("primary_color")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        if not HEX_COLOR.match(value):
+            raise ValueError("must be a color like #2E86DE")
+        return value.upper()
+
+
+class UserPreferences(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    notifications_enabled: bool = True
+    health_data_sync: bool = False
+    language: Language = "en"
+    privacy_mode: bool = False
+    ai_personality: Personality = "empathetic"
+
+
+class PreferencesPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    notifications_enabled: bool | None = None
+    health_data_sync: bool | None = None
+    language: Language | None = None
+    privacy_mode: bool | None = None
+    ai_personality: Personality | None = None
+
+
+class ConsentState(BaseModel):
+    data_processing: bool = False
+    health_data: bool = False
+    marketing: bool = False
+
+
+class UserProfile(BaseModel):
+    id: uuid.UUID
+    email: EmailStr
+    name: str | None
+    sport: str | None
+    team: str | None
+    role: Literal["athlete", "coach", "team_manager", "admin"]
+    tier: Literal["free", "premium", "team"]
+    avatar_config: AvatarConfig
+    preferences: UserPreferences
+    consent: ConsentState
+    email_verified: bool
+    two_factor_enabled: bool
+    created_at: datetime
+    last_active: datetime | None
+
+
+class ProfilePatch(BaseModel):
+    """Fields a user may change; email, role and tier are not among them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ShortText | None = None
+    sport: Sport | None = None
+    team: ShortText | None = None
+    avatar_config: AvatarConfig | None = None
+    preferences: PreferencesPatch | None = None
+
+
+class ConsentChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data_processing: bool | None = None
+    health_data: bool | None = None
+    marketing: bool | None = None
+    policy_version: Annotated[str, StringConstraints(max_length=32)] = "2026-11"
+
+
+class ConsentRecordOut(BaseModel):
+    purpose: str
+    granted: bool
+    policy_version: str
+    source: str
+    created_at: datetime
+
+
+class ConsentsOut(BaseModel):
+    current: ConsentState
+    history: list[ConsentRecordOut]

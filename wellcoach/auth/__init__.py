@@ -1,0 +1,1 @@
+"""Authentication: passwords, tokens (access JWT, rotating refresh, email), 2FA, policy."""

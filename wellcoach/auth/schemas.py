@@ -1,0 +1,84 @@
+"""Request and response bodies of the auth flows."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from wellcoach.accounts.schemas import ConsentState, Language, ShortText, Sport
+
+Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Token = Annotated[str, StringConstraints(min_length=10, max_length=2048)]
+TotpCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=20)]
+
+
+class RegisterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    password: Password
+    name: ShortText
+    role: Literal["athlete", "coach", "team_manager"] = "athlete"
+    sport: Sport | None = None
+    team: ShortText | None = None
+    language: Language = "en"
+    consents: ConsentState = Field(default_factory=ConsentState)
+
+
+class AcceptedOut(BaseModel):
+    status: str
+    message: str
+
+
+class VerifyIn(BaseModel):
+    token: Token
+
+
+class EmailIn(BaseModel):
+    email: EmailStr
+
+
+class LoginIn(BaseModel):
+    email: EmailStr
+    password: Password
+    totp_code: TotpCode | None = None
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class RefreshIn(BaseModel):
+    refresh_token: Token
+
+
+class ResetIn(BaseModel):
+    token: Token
+    new_password: Password
+
+
+class ChangePasswordIn(BaseModel):
+    current_password: Password
+    new_password: Password
+
+
+class TotpEnrollOut(BaseModel):
+    secret: str
+    provisioning_uri: str
+
+
+class TotpConfirmIn(BaseModel):
+    code: TotpCode
+
+
+class TotpDisableIn(BaseModel):
+    password: Password
+    code: TotpCode
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str]

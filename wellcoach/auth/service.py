@@ -1,0 +1,484 @@
+"""The authentication flows. Each function is one use case; the adapter commits.
+
+Responses that could reveal whether an email has an account (register, login,
+password reset, resend) look and take the same whether it does or not.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wellcoach.accounts import repository as users
+from wellcoach.accounts.schemas import UserPreferences
+from wellcoach.accounts.service import record_consents
+from wellcoach.audit import RequestContext, record
+from wellcoach.auth import one_time, passwords, refresh, totp
+from wellcoach.auth.errors import (
+    AccountDisabled,
+    InvalidCredentials,
+    InvalidToken,
+    InvalidTotp,
+    TokenReused,
+    TotpRequired,
+)
+from wellcoach.auth.schemas import RegisterIn, TokenPair
+from wellcoach.db.base import utcnow
+from wellcoach.errors import Conflict, InvalidInput
+from wellcoach.models import User
+from wellcoach.models.enums import Role, Tier
+from wellcoach.notify.email import queue_email
+from wellcoach.platform import Platform
+
+LOGIN_PER_IP = "5/10minutes"
+LOGIN_FAILURES_PER_ACCOUNT = "5/10minutes"
+EMAIL_PER_ACCOUNT = "3/hour"
+
+
+def _link(platform: Platform, path: str, token: str) -> str:
+    base = platform.settings.api.public_url or (
+        f"http://{platform.settings.api.host}:{platform.settings.api.port}"
+    )
+    return f"{base}{path}?token={token}"
+
+
+async def create_user(
+    session: AsyncSession,
+    platform: Platform,
+    *,
+    email: str,
+    password: str,
+    name: str | None = None,
+    role: Role = Role.athlete,
+    tier: Tier = Tier.free,
+    sport: str | None = None,
+    team: str | None = None,
+    language: str = "en",
+    verified: bool = False,
+    consents: dict[str, bool] | None = None,
+    consent_source: str = "registration",
+    context: RequestContext,
+) -> User:
+    """Create an account with its data key and initial consents (no email sent)."""
+    email = users.normalize_email(email)
+    passwords.check_policy(password, email)
+    if await users.get_by_email(session, email) is not None:
+        raise Conflict("An account with this email already exists.")
+    user = User(
+        id=uuid.uuid4(),
+        email=email,
+        password_hash=await passwords.hash_password(password, platform.settings.auth.bcrypt_rounds),
+        name=name,
+        role=role,
+        tier=tier,
+        sport=sport,
+        team=team,
+        preferences=UserPreferences(language=language).model_dump(),  # type: ignore[arg-type]
+        avatar_config={},
+        email_verified_at=utcnow() if verified else None,
+        password_changed_at=utcnow(),
+    )
+    session.add(user)
+    await session.flush()
+    await platform.vault.create_user_key(session, user.id)
+    await record_consents(
+        session,
+        user,
+        consents or {},
+        policy_version="2026-11",
+        source=consent_source,
+        context=context,
+        only_changes=False,
+    )
+    await record(
+        session,
+        "user.register",
+        context=context,
+        user_id=user.id,
+        actor_id=user.id,
+        resource_type="user",
+        resource_id=user.id,
+        details={"role": role.value},
+    )
+    return user
+
+
+async def register(
+    session: AsyncSession, platform: Platform, data: RegisterIn, context: RequestContext
+) -> None:
+    """Sign up and send the verification email; an existing email gets a notice instead."""
+    email = users.normalize_email(data.email)
+    passwords.check_policy(data.password, email)
+    existing = await users.get_by_email(session, email)
+    if existing is not None:
+        # same work and same answer as a new account, so the response reveals nothing
+        await passwords.hash_password(data.password, platform.settings.auth.bcrypt_rounds)
+        decision = await platform.limiter.hit(EMAIL_PER_ACCOUNT, "email", str(existing.id))
+        if decision.allowed:
+            await queue_email(
+                session,
+                to=email,
+                template="already_registered",
+                language=existing.preferences.get("language", "en"),
+                user_id=existing.id,
+            )
+        return
+    user = await create_user(
+        session,
+        platform,
+        email=email,
+        password=data.password,
+        name=data.name,
+        role=Role(data.role),
+        sport=data.sport,
+        team=data.team,
+        language=data.language,
+        consents=data.consents.model_dump(),
+        context=context,
+    )
+    await send_verification(session, platform, user)
+
+
+async def send_verification(session: AsyncSession, platform: Platform, user: User) -> None:
+    """Email a verification link, at most 3 an hour per account (silently skipped beyond)."""
+    decision = await platform.limiter.hit(EMAIL_PER_ACCOUNT, "email", str(user.id))
+    if not decision.allowed:
+        return
+    token = await one_time.create(session, platform.signer, user.id, one_time.VERIFY_EMAIL)
+    await queue_email(
+        session,
+        to=user.email,
+        template="verify_email",
+        user_id=user.id,
+        language=user.preferences.get("language", "en"),
+        name=user.name or "",
+        token=token,
+        link=_link(platform, "/v1/auth/verify", token),
+    )
+
+
+async def resend_verification(session: AsyncSession, platform: Platform, email: str) -> None:
+    user = await users.get_by_email(session, email)
+    if user is None or user.email_verified_at is not None:
+        return
+    await send_verification(session, platform, user)
+
+
+async def verify_email(
+    session: AsyncSession, platform: Platform, token: str, context: RequestContext
+) -> User:
+    user_id = await one_time.consume(session, platform.signer, token, one_time.VERIFY_EMAIL)
+    user = await users.get_by_id(session, user_id)
+    if user is None:
+        raise InvalidToken()
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        await record(
+            session,
+            "user.verify_email",
+            context=context,
+            user_id=user.id,
+            actor_id=user.id,
+            resource_type="user",
+            resource_id=user.id,
+        )
+    return user
+
+
+async def _issue_pair(
+    session: AsyncSession, platform: Platform, user: User, context: RequestContext
+) -> TokenPair:
+    access, expires_in = await platform.signer.issue_access(
+        user.id, user.role.value, user.tier.value, user.session_epoch
+    )
+    issued = await refresh.issue(
+        session, user.id, platform.settings.auth.refresh_ttl_seconds, context
+    )
+    return TokenPair(access_token=access, refresh_token=issued.token, expires_in=expires_in)
+
+
+async def login(
+    session: AsyncSession,
+    platform: Platform,
+    *,
+    email: str,
+    password: str,
+    totp_code: str | None,
+    context: RequestContext,
+) -> TokenPair:
+    """Check credentials (and 2FA), throttled per IP and per account, failing closed."""
+    email = users.normalize_email(email)
+    rounds = platform.settings.auth.bcrypt_rounds
+    await platform.limiter.enforce(
+        LOGIN_PER_IP, "login-ip", context.ip_address or "unknown", fail_open=False
+    )
+    account_key = ("login-account", email)
+    if await platform.limiter.peek(LOGIN_FAILURES_PER_ACCOUNT, *account_key) <= 0:
+        await platform.limiter.enforce(LOGIN_FAILURES_PER_ACCOUNT, *account_key, fail_open=False)
+
+    user = await users.get_by_email(session, email)
+    valid = await passwords.verify_password(
+        password, user.password_hash if user else passwords.dummy_hash(rounds)
+    )
+    if user is None or not valid:
+        await platform.limiter.hit(LOGIN_FAILURES_PER_ACCOUNT, *account_key, fail_open=False)
+        await record(
+            session,
+            "auth.login_failed",
+            context=context,
+            user_id=user.id if user else None,
+            resource_type="user",
+            details={"reason": "bad_credentials"},
+        )
+        raise InvalidCredentials()
+    if user.disabled_at is not None:
+        await record(
+            session,
+            "auth.login_failed",
+            context=context,
+            user_id=user.id,
+            details={"reason": "disabled"},
+        )
+        raise AccountDisabled()
+    if user.totp_enabled_at is not None:
+        await _check_second_factor(session, platform, user, totp_code, context)
+    if passwords.needs_rehash(user.password_hash, rounds):
+        user.password_hash = await passwords.hash_password(password, rounds)
+    user.last_active_at = utcnow()
+    await platform.limiter.reset(LOGIN_FAILURES_PER_ACCOUNT, *account_key)
+    await record(
+        session,
+        "auth.login",
+        context=context,
+        user_id=user.id,
+        actor_id=user.id,
+        resource_type="user",
+        resource_id=user.id,
+        details={"second_factor": user.totp_enabled_at is not None},
+    )
+    return await _issue_pair(session, platform, user, context)
+
+
+async def _check_second_factor(
+    session: AsyncSession,
+    platform: Platform,
+    user: User,
+    code: str | None,
+    context: RequestContext,
+) -> None:
+    if not code:
+        raise TotpRequired()
+    secret = await totp.load_secret(session, platform.vault, user)
+    if secret and await totp.verify_code(platform.redis, user.id, secret, code):
+        return
+    if await totp.use_recovery_code(session, user.id, code):
+        await record(
+            session, "auth.recovery_code_used", context=context, user_id=user.id, actor_id=user.id
+        )
+        return
+    await platform.limiter.hit(
+        LOGIN_FAILURES_PER_ACCOUNT, "login-account", user.email, fail_open=False
+    )
+    await record(
+        session,
+        "auth.login_failed",
+        context=context,
+        user_id=user.id,
+        details={"reason": "bad_second_factor"},
+    )
+    raise InvalidTotp()
+
+
+async def refresh_tokens(
+    session: AsyncSession, platform: Platform, token: str, context: RequestContext
+) -> TokenPair:
+    """Rotate the refresh token; a reused one revokes its family (and is audited)."""
+    try:
+        issued = await refresh.rotate(
+            session, token, platform.settings.auth.refresh_ttl_seconds, context
+        )
+    except TokenReused:
+        stale = await refresh.find(session, token)
+        await record(
+            session,
+            "auth.refresh_token_reused",
+            context=context,
+            user_id=stale.user_id if stale else None,
+            resource_type="refresh_family",
+            resource_id=stale.family_id if stale else None,
+        )
+        raise
+    user = await users.get_by_id(session, issued.record.user_id)
+    if user is None or user.disabled_at is not None:
+        await refresh.revoke_family(session, issued.record.family_id, reason="account_disabled")
+        raise InvalidToken()
+    access, expires_in = await platform.signer.issue_access(
+        user.id, user.role.value, user.tier.value, user.session_epoch
+    )
+    user.last_active_at = utcnow()
+    return TokenPair(access_token=access, refresh_token=issued.token, expires_in=expires_in)
+
+
+async def logout(
+    session: AsyncSession, platform: Platform, user: User, token: str, context: RequestContext
+) -> None:
+    """Revoke the session (refresh family) the given refresh token belongs to."""
+    record_ = await refresh.find(session, token)
+    if record_ is None or record_.user_id != user.id:
+        raise InvalidToken()
+    await refresh.revoke_family(session, record_.family_id, reason="logout")
+    await record(session, "auth.logout", context=context, user_id=user.id, actor_id=user.id)
+
+
+async def forgot_password(session: AsyncSession, platform: Platform, email: str) -> None:
+    user = await users.get_by_email(session, email)
+    if user is None or user.disabled_at is not None:
+        return
+    decision = await platform.limiter.hit(EMAIL_PER_ACCOUNT, "reset", str(user.id))
+    if not decision.allowed:
+        return
+    token = await one_time.create(session, platform.signer, user.id, one_time.RESET_PASSWORD)
+    await queue_email(
+        session,
+        to=user.email,
+        template="reset_password",
+        user_id=user.id,
+        language=user.preferences.get("language", "en"),
+        name=user.name or "",
+        token=token,
+        link=_link(platform, "/v1/auth/password/reset", token),
+    )
+
+
+async def _set_password(
+    session: AsyncSession,
+    platform: Platform,
+    user: User,
+    new_password: str,
+    reason: str,
+    context: RequestContext,
+) -> None:
+    passwords.check_policy(new_password, user.email)
+    user.password_hash = await passwords.hash_password(
+        new_password, platform.settings.auth.bcrypt_rounds
+    )
+    user.password_changed_at = utcnow()
+    # access tokens of the previous epoch stop working at once (see api.deps)
+    user.session_epoch = (user.session_epoch or 0) + 1
+    await refresh.revoke_all(session, user.id, reason=reason)
+    await one_time.invalidate_all(session, user.id, one_time.RESET_PASSWORD)
+    await queue_email(
+        session,
+        to=user.email,
+        template="password_changed",
+        user_id=user.id,
+        language=user.preferences.get("language", "en"),
+        name=user.name or "",
+    )
+    await record(
+        session,
+        f"auth.{reason}",
+        context=context,
+        user_id=user.id,
+        actor_id=user.id,
+        resource_type="user",
+        resource_id=user.id,
+    )
+
+
+async def reset_password(
+    session: AsyncSession,
+    platform: Platform,
+    token: str,
+    new_password: str,
+    context: RequestContext,
+) -> None:
+    user_id = await one_time.consume(session, platform.signer, token, one_time.RESET_PASSWORD)
+    user = await users.get_by_id(session, user_id)
+    if user is None:
+        raise InvalidToken()
+    await _set_password(session, platform, user, new_password, "password_reset", context)
+
+
+async def change_password(
+    session: AsyncSession,
+    platform: Platform,
+    user: User,
+    current: str,
+    new: str,
+    context: RequestContext,
+) -> TokenPair:
+    """Change the password, sign out every session, and return fresh tokens for this one."""
+    if not await passwords.verify_password(current, user.password_hash):
+        await record(
+            session,
+            "auth.password_change_failed",
+            context=context,
+            user_id=user.id,
+            actor_id=user.id,
+        )
+        raise InvalidCredentials("The current password is wrong.")
+    if current == new:
+        raise InvalidInput("The new password must differ from the current one.")
+    await _set_password(session, platform, user, new, "password_change", context)
+    return await _issue_pair(session, platform, user, context)
+
+
+async def totp_enroll(session: AsyncSession, platform: Platform, user: User) -> tuple[str, str]:
+    if user.totp_enabled_at is not None:
+        raise Conflict("Two-factor authentication is already enabled.")
+    secret = totp.new_secret()
+    await totp.store_secret(session, platform.vault, user, secret)
+    return secret, totp.provisioning_uri(secret, user.email)
+
+
+async def totp_confirm(
+    session: AsyncSession, platform: Platform, user: User, code: str, context: RequestContext
+) -> list[str]:
+    secret = await totp.load_secret(session, platform.vault, user)
+    if secret is None:
+        raise InvalidInput("Start the enrollment first.")
+    if user.totp_enabled_at is not None:
+        raise Conflict("Two-factor authentication is already enabled.")
+    if not await totp.verify_code(platform.redis, user.id, secret, code):
+        raise InvalidTotp()
+    user.totp_enabled_at = utcnow()
+    codes = await totp.new_recovery_codes(session, user.id)
+    await record(session, "auth.2fa_enabled", context=context, user_id=user.id, actor_id=user.id)
+    return codes
+
+
+async def totp_disable(
+    session: AsyncSession,
+    platform: Platform,
+    user: User,
+    password: str,
+    code: str,
+    context: RequestContext,
+) -> None:
+    if user.totp_enabled_at is None:
+        raise Conflict("Two-factor authentication is not enabled.")
+    if not await passwords.verify_password(password, user.password_hash):
+        raise InvalidCredentials("The password is wrong.")
+    await _check_second_factor(session, platform, user, code, context)
+    user.totp_enabled_at = None
+    user.totp_secret_encrypted = None
+    await totp.new_recovery_codes(session, user.id)
+    await record(session, "auth.2fa_disabled", context=context, user_id=user.id, actor_id=user.id)
+
+
+async def regenerate_recovery_codes(
+    session: AsyncSession, platform: Platform, user: User, code: str, context: RequestContext
+) -> list[str]:
+    if user.totp_enabled_at is None:
+        raise Conflict("Two-factor authentication is not enabled.")
+    await _check_second_factor(session, platform, user, code, context)
+    await record(
+        session,
+        "auth.recovery_codes_regenerated",
+        context=context,
+        user_id=user.id,
+        actor_id=user.id,
+    )
+    return await totp.new_recovery_codes(session, user.id)

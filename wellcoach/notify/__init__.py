@@ -1,0 +1,1 @@
+"""Outgoing notifications: email through an outbox (SMTP when configured)."""
