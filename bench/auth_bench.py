@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +68,7 @@ class Plan:
     me_concurrency: tuple[int, ...]
     me_seconds: float
     me_max_requests: int
+    bcrypt_seconds: float
 
 
 FULL = Plan(
@@ -77,6 +79,7 @@ FULL = Plan(
     me_concurrency=(1, 16),
     me_seconds=5.0,
     me_max_requests=200_000,
+    bcrypt_seconds=5.0,
 )
 QUICK = Plan(
     users=12,
@@ -86,6 +89,7 @@ QUICK = Plan(
     me_concurrency=(1, 16),
     me_seconds=1.5,
     me_max_requests=50_000,
+    bcrypt_seconds=1.5,
 )
 
 
@@ -96,6 +100,7 @@ class Round:
     elapsed: float = 0.0
     latencies: list[float] = field(default_factory=list)  # seconds, successful requests only
     errors: Counter[str] = field(default_factory=Counter)
+    api_cpu: float | None = None  # CPU cores the API process kept busy during the round
 
     @property
     def ok(self) -> int:
@@ -192,6 +197,26 @@ def stop_api(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+async def measured(proc: subprocess.Popen[bytes], run: Callable[[], Awaitable[Round]]) -> Round:
+    """Run one round and record how many cores the API process used meanwhile."""
+    before = cpu_seconds(proc.pid)
+    started = time.perf_counter()
+    result = await run()
+    after = cpu_seconds(proc.pid)
+    if before is not None and after is not None:
+        result.api_cpu = (after - before) / (time.perf_counter() - started)
+    return result
+
+
 def log_tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -247,13 +272,18 @@ def next_client_ip() -> str:
     return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
 
 
+def fmt_cpu(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f}"
+
+
 def print_round(result: Round) -> None:
     errors = ", ".join(f"{kind} x{count}" for kind, count in result.errors.most_common())
     console.print(
-        f"  {result.name:<14} c={result.concurrency:<3} n={result.ok:<6} "
-        f"{result.rate:8.1f} req/s  p50 {result.percentile_ms(0.50):8.1f} ms  "
-        f"p95 {result.percentile_ms(0.95):8.1f} ms  p99 {result.percentile_ms(0.99):8.1f} ms  "
-        f"errors {result.error_count}" + (f" ({errors})" if errors else "")
+        f"  {result.name:<12} c={result.concurrency:<3} n={result.ok:<5} "
+        f"{result.rate:6.1f} req/s  p50 {result.percentile_ms(0.50):7.1f} ms  "
+        f"p95 {result.percentile_ms(0.95):7.1f} ms  p99 {result.percentile_ms(0.99):7.1f} ms  "
+        f"API CPU {fmt_cpu(result.api_cpu)}  errors {result.error_count}"
+        + (f" ({errors})" if errors else "")
     )
 
 
@@ -288,12 +318,26 @@ async def create_users(platform: Platform, count: int, suffix: str) -> list[Benc
     return list(await asyncio.gather(*(one(i) for i in range(count))))
 
 
-def measure_bcrypt(password: str, samples: int = 3) -> float:
+def measure_bcrypt(password: str, threads: int, seconds: float) -> tuple[float, float]:
+    """(seconds per verification on one thread, verifications/s on `threads` threads)."""
     hashed = passwords.hash_password_sync(password, BCRYPT_ROUNDS)
+    samples = 3
     started = time.perf_counter()
     for _ in range(samples):
         passwords.verify_password_sync(password, hashed)
-    return (time.perf_counter() - started) / samples
+    single = (time.perf_counter() - started) / samples
+
+    def spin(deadline: float) -> int:
+        done = 0
+        while done < 1000 and time.perf_counter() < deadline:
+            passwords.verify_password_sync(password, hashed)
+            done += 1
+        return done
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        total = sum(pool.map(spin, [started + seconds] * threads))
+    return single, total / (time.perf_counter() - started)
 
 
 async def verify_in_process(platform: Platform, token: str, seconds: float) -> tuple[int, float]:
@@ -323,7 +367,10 @@ async def run_bench(plan: Plan, settings: Settings, urls: ServiceUrls, base: Pat
         t0 = time.perf_counter()
         users = await create_users(platform, plan.users, suffix)
         console.print(f"  done in {time.perf_counter() - t0:.1f}s")
-        hash_seconds = await asyncio.to_thread(measure_bcrypt, users[0].password)
+        console.print(f"measuring bcrypt on 1 and {cores} threads (no API running yet)…")
+        hash_seconds, bcrypt_ceiling = await asyncio.to_thread(
+            measure_bcrypt, users[0].password, cores, plan.bcrypt_seconds
+        )
 
         port = free_port()
         base_url = f"http://{HOST}:{port}"
@@ -338,12 +385,16 @@ async def run_bench(plan: Plan, settings: Settings, urls: ServiceUrls, base: Pat
         console.print()
         console.print(
             f"[bold]machine[/bold]: {cores} CPU cores; bcrypt cost {BCRYPT_ROUNDS} measured at "
-            f"{hash_seconds * 1000:.0f} ms of CPU per hash (expect ~250 ms)."
+            f"{hash_seconds * 1000:.0f} ms per hash on one thread (expect ~250 ms)."
         )
         console.print(
             "Every login verifies one bcrypt hash, so login throughput is CPU-bound near "
             f"cores / hash time = {cores} / {hash_seconds:.3f} s ≈ {cores / hash_seconds:.1f} "
             "logins/s, shared with the client, the API's own work and PostgreSQL."
+        )
+        console.print(
+            f"Measured now: {cores} threads of bcrypt alone reach {bcrypt_ceiling:.1f} "
+            "verifications/s on this machine — the practical login ceiling."
         )
 
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
@@ -369,8 +420,11 @@ async def run_bench(plan: Plan, settings: Settings, urls: ServiceUrls, base: Pat
             login_rounds: list[Round] = []
             for concurrency, requests in plan.login_rounds:
                 await platform.redis.flushdb()  # the bench's own Valkey only
-                result = await closed_loop(
-                    "login", concurrency, requests, plan.login_max_seconds, login
+                result = await measured(
+                    proc,
+                    lambda c=concurrency, n=requests: closed_loop(
+                        "login", c, n, plan.login_max_seconds, login
+                    ),
                 )
                 login_rounds.append(result)
                 print_round(result)
@@ -384,7 +438,7 @@ async def run_bench(plan: Plan, settings: Settings, urls: ServiceUrls, base: Pat
             verify_rate = count / elapsed
             verify_us = elapsed / count * 1e6
             console.print(
-                f"  in-process     Signer.verify_access: {count} in {elapsed:.2f}s = "
+                f"  in-process   Signer.verify_access: {count} in {elapsed:.2f}s = "
                 f"{verify_rate:,.0f} verifications/s, {verify_us:.1f} µs each"
             )
 
@@ -403,13 +457,16 @@ async def run_bench(plan: Plan, settings: Settings, urls: ServiceUrls, base: Pat
                 raise RuntimeError(f"GET /v1/me failed: HTTP {check.status_code} {check.text}")
             me_rounds: list[Round] = []
             for concurrency in plan.me_concurrency:
-                result = await closed_loop(
-                    "GET /v1/me", concurrency, plan.me_max_requests, plan.me_seconds, me
+                result = await measured(
+                    proc,
+                    lambda c=concurrency: closed_loop(
+                        "GET /v1/me", c, plan.me_max_requests, plan.me_seconds, me
+                    ),
                 )
                 me_rounds.append(result)
                 print_round(result)
 
-        print_summary(login_rounds, me_rounds, count, verify_rate, verify_us)
+        print_summary(login_rounds, me_rounds, count, verify_rate, verify_us, cores, bcrypt_ceiling)
         if any(r.error_count for r in login_rounds + me_rounds):
             console.print("[yellow]some requests failed; the API log ends with:[/yellow]")
             console.print(log_tail(log_path), markup=False)
@@ -425,9 +482,22 @@ def print_summary(
     verify_count: int,
     verify_rate: float,
     verify_us: float,
+    cores: int,
+    bcrypt_ceiling: float,
 ) -> None:
     table = Table(title=f"auth bench summary (bcrypt cost {BCRYPT_ROUNDS}, 1 uvicorn worker)")
-    for column in ("benchmark", "conc.", "ok", "errors", "per s", "p50 ms", "p95 ms", "p99 ms"):
+    columns = (
+        "benchmark",
+        "conc.",
+        "ok",
+        "errors",
+        "per s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "API CPU",
+    )
+    for column in columns:
         table.add_column(column, justify="left" if column == "benchmark" else "right")
     for result in login_rounds + me_rounds:
         label = "login" if result.name == "login" else "GET /v1/me (HTTP verify)"
@@ -440,6 +510,7 @@ def print_summary(
             f"{result.percentile_ms(0.50):.1f}",
             f"{result.percentile_ms(0.95):.1f}",
             f"{result.percentile_ms(0.99):.1f}",
+            fmt_cpu(result.api_cpu),
         )
     table.add_row(
         "verify_access in-process",
@@ -450,10 +521,18 @@ def print_summary(
         f"{verify_us / 1000:.3f}",
         "–",
         "–",
+        "–",
+    )
+    table.add_row(
+        "bcrypt verify alone", str(cores), "–", "–", f"{bcrypt_ceiling:.1f}", "–", "–", "–", "–"
     )
     console.print()
     console.print(table)
-    console.print("in-process p50 column: mean time per verification.")
+    console.print(
+        "verify_access in-process: the p50 column is the mean time per verification. "
+        "bcrypt verify alone: the CPU ceiling for logins (threads, no HTTP). "
+        f"API CPU: cores the API process kept busy during the round (of {cores})."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import config_cmd, db, keys, mail, services, users
+from cli import config_cmd, db, kb, keys, mail, services, users
 
 app = typer.Typer(
     name="wellcoach",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db.app, name="db")
+app.add_typer(kb.app, name="kb")
 app.add_typer(keys.app, name="keys")
 app.add_typer(mail.app, name="mail")
 app.add_typer(users.app, name="users")

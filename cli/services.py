@@ -46,7 +46,7 @@ def up(
     started = time.monotonic()
     settings = get_settings()
     console.print("[bold]wellcoach[/bold] starting…")
-    supervisor = prepare(settings)
+    supervisor = prepare(settings, on_event=lambda message: console.print(message))
 
     def _stop(signum: int, frame: Any) -> None:
         supervisor.stopping = True

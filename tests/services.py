@@ -70,3 +70,19 @@ def _redis_answers(url: str) -> bool:
         return False
     finally:
         client.close()
+
+
+def fresh_database(database_url: str, name: str) -> str:
+    """A new, migrated database on the same server (for tests that need global state)."""
+    from sqlalchemy.engine import make_url
+
+    from wellcoach.db import migrate
+
+    url = make_url(database_url)
+    admin = to_libpq_url(url.set(database="postgres").render_as_string(hide_password=False))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    target = url.set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(target)
+    return target

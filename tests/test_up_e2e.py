@@ -32,6 +32,8 @@ def _env(data_dir: Path, api_port: int, dash_port: int) -> dict[str, str]:
         WELLCOACH_API__PORT=str(api_port),
         WELLCOACH_DASHBOARD__PORT=str(dash_port),
         WELLCOACH_LOG_LEVEL="WARNING",
+        # a four-document corpus keeps the first start quick; `up` ingests it
+        WELLCOACH_RAG__KB_PATH=str(Path(__file__).parent / "data" / "kb_small"),
     )
     return env
 
@@ -95,12 +97,18 @@ def test_up_serves_reuses_data_and_stops_cleanly(tmp_path):
         _wait_healthy(api, dashboard, first)
         status = _status(env)
         assert status["api"]["status"] == "healthy"
+        kb_stats = subprocess.run(
+            [sys.executable, "-m", "cli.main", "kb", "stats", "--json"],
+            env=env, capture_output=True, check=True, timeout=60,
+        )  # fmt: skip
+        assert json.loads(kb_stats.stdout)["documents"] == 4
         with psycopg.connect(status["database_url"], autocommit=True) as conn:
             conn.execute("CREATE TABLE e2e_probe (v text)")
             conn.execute("INSERT INTO e2e_probe VALUES ('written before restart')")
     finally:
         output = _stop(first)
     assert first.returncode == 0, output
+    assert "knowledge base ingested: 4 added" in output
     assert "stopped" in output
     time.sleep(1)
     assert _processes_under(data_dir) == []
@@ -111,6 +119,7 @@ def test_up_serves_reuses_data_and_stops_cleanly(tmp_path):
         with psycopg.connect(_status(env)["database_url"]) as conn:
             assert conn.execute("SELECT v FROM e2e_probe").fetchone() == ("written before restart",)
     finally:
-        _stop(second)
+        second_output = _stop(second)
+    assert "knowledge base ingested" not in second_output  # unchanged: nothing to do
     time.sleep(1)
     assert _processes_under(data_dir) == []

@@ -44,9 +44,52 @@ class AuthSettings(BaseModel):
     audience: str = "wellcoach-app"
 
 
+class ModelPrice(BaseModel):
+    """USD per 1,000 tokens."""
+
+    input: float
+    output: float = 0.0
+
+
+def _default_prices() -> dict[str, ModelPrice]:
+    return {
+        "gpt-4o-mini": ModelPrice(input=0.00015, output=0.0006),
+        "gpt-4.1-mini": ModelPrice(input=0.0004, output=0.0016),
+        "gpt-4.1": ModelPrice(input=0.002, output=0.008),
+        "gpt-4o": ModelPrice(input=0.0025, output=0.01),
+        "text-embedding-3-small": ModelPrice(input=0.00002),
+        "omni-moderation-latest": ModelPrice(input=0.0),
+        "use-m3-512": ModelPrice(input=0.0),
+        "offline-composer": ModelPrice(input=0.0),
+    }
+
+
 class LlmSettings(BaseModel):
     provider: Literal["auto", "offline", "openai"] = "auto"
     request_timeout_seconds: float = 20.0
+    prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
+
+
+class RagSettings(BaseModel):
+    embedder: Literal["auto", "use", "openai"] = "auto"
+    kb_path: Path | None = None  # default: the kb/ shipped with the code
+    chunk_max_chars: int = 1200
+    chunk_overlap_chars: int = 200
+    top_k: int = 5
+    candidates: int = 80
+    ef_search: int = 100
+    rrf_k: int = 60
+    lexical_weight: float = 0.5
+    passage_weight: float = 1.0
+    question_weight: float = 1.25
+    mmr_lambda: float = 0.85
+    sport_boost: float = 0.05
+    language_boost: float = 0.05
+    max_chunks_per_document: int = 2
+    embed_batch: int = 64
+    embedder_threads: int = 1
+    eval_min_hit3: float = 0.9
+    eval_min_hit3_it: float = 0.88
 
 
 class HealthCheckSettings(BaseModel):
@@ -81,6 +124,7 @@ class Settings(BaseSettings):
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
+    rag: RagSettings = Field(default_factory=RagSettings)
     healthcheck: HealthCheckSettings = Field(default_factory=HealthCheckSettings)
 
     @model_validator(mode="after")

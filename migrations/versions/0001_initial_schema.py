@@ -576,10 +576,14 @@ def upgrade() -> None:
         "kb_chunks",
         sa.Column("document_id", sa.String(length=120), nullable=False),
         sa.Column("ordinal", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), server_default="passage", nullable=False),
         sa.Column("heading", sa.String(length=255), nullable=True),
         sa.Column("content", sa.Text(), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column("embedder_id", sa.String(length=64), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("sport", sa.String(length=50), nullable=False),
+        sa.Column("category", sa.String(length=64), nullable=False),
         sa.Column("embedding", pgvector.sqlalchemy.vector.VECTOR(), nullable=False),
         sa.Column("tsv", postgresql.TSVECTOR(), nullable=True),
         sa.Column(
@@ -603,7 +607,12 @@ def upgrade() -> None:
         ["document_id", "ordinal"],
         unique=True,
     )
-    op.create_index(op.f("ix_kb_chunks_embedder_id"), "kb_chunks", ["embedder_id"], unique=False)
+    op.create_index(
+        op.f("ix_kb_chunks_embedder_id_language_sport"),
+        "kb_chunks",
+        ["embedder_id", "language", "sport"],
+        unique=False,
+    )
     op.create_index("ix_kb_chunks_tsv", "kb_chunks", ["tsv"], unique=False, postgresql_using="gin")
     op.create_table(
         "one_time_tokens",
@@ -1042,7 +1051,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_one_time_tokens_user_id_purpose"), table_name="one_time_tokens")
     op.drop_table("one_time_tokens")
     op.drop_index("ix_kb_chunks_tsv", table_name="kb_chunks", postgresql_using="gin")
-    op.drop_index(op.f("ix_kb_chunks_embedder_id"), table_name="kb_chunks")
+    op.drop_index(op.f("ix_kb_chunks_embedder_id_language_sport"), table_name="kb_chunks")
     op.drop_index(op.f("ix_kb_chunks_document_id_ordinal"), table_name="kb_chunks")
     op.drop_table("kb_chunks")
     op.drop_index("ix_health_metrics_user_type_time", table_name="health_metrics")

@@ -43,15 +43,22 @@ class KbChunk(IdMixin, Base):
     __table_args__ = (
         Index(None, "document_id", "ordinal", unique=True),
         Index("ix_kb_chunks_tsv", "tsv", postgresql_using="gin"),
-        Index(None, "embedder_id"),
+        Index(None, "embedder_id", "language", "sport"),
     )
 
     document_id: Mapped[str] = mapped_column(ForeignKey("kb_documents.id", ondelete="CASCADE"))
     ordinal: Mapped[int] = mapped_column(Integer)
+    # "passage": text shown to users; "question": a question the document answers,
+    # embedded only to find the document (never shown)
+    kind: Mapped[str] = mapped_column(String(16), default="passage", server_default="passage")
     heading: Mapped[str | None] = mapped_column(String(255))
     content: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
     embedder_id: Mapped[str] = mapped_column(String(64))
+    # copied from the document so filtered vector search needs no join
+    language: Mapped[str] = mapped_column(String(8))
+    sport: Mapped[str] = mapped_column(String(50))
+    category: Mapped[str] = mapped_column(String(64))
     embedding: Mapped[list[float]] = mapped_column(Vector())
     tsv: Mapped[str | None] = mapped_column(TSVECTOR)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

@@ -168,10 +168,42 @@ class Supervisor:
             return False
 
 
-def prepare(settings: Settings) -> Supervisor:
-    """Resolve services and migrate; the part of `up` before any child starts."""
+def prepare(settings: Settings, on_event: Callable[[str], None] = print) -> Supervisor:
+    """Resolve services, migrate, ingest the knowledge base if it changed: all before
+    any child starts, so the API never serves an empty knowledge base."""
     from wellcoach.db import migrate
 
     urls = resolve_services(settings)
     migrate.upgrade(urls.database_url)
+    report = sync_knowledge_base(settings, urls)
+    if report is not None:
+        on_event(
+            f"knowledge base ingested: {len(report.added)} added, {len(report.updated)} updated, "
+            f"{len(report.removed)} removed (version {report.kb_version})"
+        )
     return Supervisor(settings=settings, urls=urls)
+
+
+def sync_knowledge_base(settings: Settings, urls: ServiceUrls):  # noqa: ANN201
+    """Ingest the shipped knowledge base on first start and whenever its files change."""
+    import asyncio
+
+    from wellcoach.platform import open_platform
+    from wellcoach.rag.ingest import default_kb_path, ingest, needs_ingest
+    from wellcoach.rag.service import embedder_for
+
+    async def run():  # noqa: ANN202
+        platform = await open_platform(settings, urls)
+        try:
+            root = default_kb_path(settings)
+            embedder = embedder_for(platform)
+            async with platform.unit_of_work() as session:
+                if not root.is_dir() or not await needs_ingest(
+                    session, settings, root, embedder.id
+                ):
+                    return None
+                return await ingest(session, settings, embedder, root)
+        finally:
+            await platform.close()
+
+    return asyncio.run(run())

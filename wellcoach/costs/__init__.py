@@ -1,0 +1,1 @@
+"""The LLM cost ledger, budgets and reports."""

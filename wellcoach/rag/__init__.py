@@ -1,0 +1,1 @@
+"""Retrieval-augmented generation: the knowledge base, embeddings and hybrid search."""

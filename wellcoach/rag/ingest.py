@@ -1,0 +1,286 @@
+"""Incremental ingestion of the knowledge base.
+
+Only documents whose content (or embedder) changed are re-chunked and re-embedded;
+documents whose file is gone are deleted. A KB version digest, part of every
+response-cache key, is recorded after each run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wellcoach.config import Settings
+from wellcoach.costs.ledger import record_usage
+from wellcoach.db.base import utcnow
+from wellcoach.errors import InvalidInput
+from wellcoach.models import KbChunk, KbDocument, KbIngestRun, SystemState
+from wellcoach.rag.documents import (
+    Chunk,
+    Document,
+    DocumentError,
+    chunk_document,
+    kb_version,
+    load_corpus,
+)
+from wellcoach.rag.embedders import Embedder
+
+STATE_KEY = "kb"
+TS_CONFIG = {"en": "english", "it": "italian"}
+Progress = Callable[[int, int], None]
+
+
+def default_kb_path(settings: Settings) -> Path:
+    if settings.rag.kb_path is not None:
+        return settings.rag.kb_path.expanduser().resolve()
+    return Path(__file__).resolve().parents[2] / "kb"
+
+
+class CorpusInvalid(InvalidInput):
+    """Some knowledge-base files are invalid; nothing was changed."""
+
+    code = "invalid_kb"
+
+
+@dataclass
+class IngestReport:
+    kb_version: str
+    embedder_id: str
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    chunks_embedded: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kb_version": self.kb_version,
+            "embedder_id": self.embedder_id,
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "chunks_embedded": self.chunks_embedded,
+        }
+
+
+def stored_hash(document: Document, settings: Settings) -> str:
+    """The document's content hash, salted with the chunking parameters that shape it."""
+    rag = settings.rag
+    salt = f"{rag.chunk_max_chars}:{rag.chunk_overlap_chars}"
+    return hashlib.sha256(f"{document.content_hash}:{salt}".encode()).hexdigest()
+
+
+async def plan(
+    session: AsyncSession,
+    documents: list[Document],
+    embedder_id: str,
+    full: bool,
+    settings: Settings,
+):
+    """Split documents into (to_embed, unchanged) and list the ids to remove."""
+    rows = await session.execute(
+        select(KbDocument.id, KbDocument.content_hash, KbDocument.embedder_id)
+    )
+    stored = {row.id: (row.content_hash, row.embedder_id) for row in rows}
+    wanted = {document.id for document in documents}
+    to_embed = [
+        document
+        for document in documents
+        if full or stored.get(document.id) != (stored_hash(document, settings), embedder_id)
+    ]
+    removed = sorted(set(stored) - wanted)
+    return to_embed, removed, stored
+
+
+async def needs_ingest(
+    session: AsyncSession, settings: Settings, root: Path, embedder_id: str
+) -> bool:
+    documents, errors = load_corpus(root)
+    if errors:
+        return False  # `kb ingest` reports them; start-up does not fail on them
+    to_embed, removed, _ = await plan(session, documents, embedder_id, False, settings)
+    return bool(to_embed or removed)
+
+
+async def ingest(
+    session: AsyncSession,
+    settings: Settings,
+    embedder: Embedder,
+    root: Path,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Bring the stored knowledge base in line with the files under `root`.
+
+    Raises:
+        CorpusInvalid: any file is invalid (each error names the file and the field).
+    """
+    documents, errors = load_corpus(root)
+    if errors:
+        raise CorpusInvalid(
+            f"{len(errors)} invalid file(s); nothing was changed",
+            details=[error.message for error in errors],
+        )
+    to_embed, removed, stored = await plan(session, documents, embedder.id, full, settings)
+    report = IngestReport(kb_version="", embedder_id=embedder.id)
+    report.unchanged = len(documents) - len(to_embed)
+    run = KbIngestRun(embedder_id=embedder.id)
+    session.add(run)
+
+    if removed:
+        await session.execute(delete(KbDocument).where(KbDocument.id.in_(removed)))
+        report.removed = removed
+
+    pending = [(document, document_units(document, settings)) for document in to_embed]
+    total = sum(len(chunks) for _, chunks in pending)
+    done = 0
+    if progress:
+        progress(0, total)
+    batch = settings.rag.embed_batch
+    for document, chunks in pending:
+        await session.execute(delete(KbChunk).where(KbChunk.document_id == document.id))
+        await _upsert_document(session, document, embedder.id, stored_hash(document, settings))
+        vectors = []
+        for start in range(0, len(chunks), batch):
+            texts = [unit.embed_text for unit in chunks[start : start + batch]]
+            embedded, usage = await embedder.embed(texts, purpose="kb_ingest")
+            await record_usage(session, usage, settings.llm.prices)
+            vectors.append(embedded)
+            done += len(texts)
+            if progress:
+                progress(done, total)
+        matrix = np.vstack(vectors) if vectors else np.zeros((0, embedder.dimension))
+        await _insert_chunks(session, document, chunks, matrix, embedder.id)
+        (report.updated if document.id in stored else report.added).append(document.id)
+        report.chunks_embedded += len(chunks)
+
+    await session.flush()
+    versions = await session.execute(select(KbDocument.id, KbDocument.content_hash))
+    report.kb_version = kb_version([(row.id, row.content_hash) for row in versions])
+    chunk_count = await session.scalar(select(func.count()).select_from(KbChunk))
+    await _save_state(session, report, len(documents), int(chunk_count or 0))
+    run.finished_at = utcnow()
+    run.kb_version = report.kb_version
+    run.added, run.updated = len(report.added), len(report.updated)
+    run.removed, run.unchanged = len(report.removed), report.unchanged
+    run.chunks_embedded = report.chunks_embedded
+    await session.flush()
+    return report
+
+
+async def _upsert_document(
+    session: AsyncSession, document: Document, embedder_id: str, content_hash: str
+) -> None:
+    meta = document.meta
+    values = dict(
+        slug=meta.slug,
+        title=meta.title,
+        category=meta.category,
+        topic=meta.topic,
+        sport=meta.sport,
+        language=meta.language,
+        source=meta.source,
+        confidence=meta.confidence,
+        last_reviewed=meta.last_reviewed,
+        tags=meta.tags,
+        path=document.path,
+        content_hash=content_hash,
+        embedder_id=embedder_id,
+    )
+    existing = await session.get(KbDocument, meta.id)
+    if existing is None:
+        session.add(KbDocument(id=meta.id, **values))
+    else:
+        for key, value in values.items():
+            setattr(existing, key, value)
+        existing.updated_at = utcnow()
+    await session.flush()
+
+
+async def _insert_chunks(
+    session: AsyncSession, document: Document, chunks: list, matrix: np.ndarray, embedder_id: str
+) -> None:
+    config = TS_CONFIG.get(document.meta.language, "simple")
+    rows = [
+        {
+            "document_id": document.id,
+            "ordinal": chunk.ordinal,
+            "heading": chunk.heading,
+            "kind": chunk.kind,
+            "content": chunk.content,
+            "content_hash": chunk.content_hash,
+            "embedder_id": embedder_id,
+            "embedding": matrix[index].tolist(),
+            "language": document.meta.language,
+            "sport": document.meta.sport,
+            "category": document.meta.category,
+            "lexical": f"{document.meta.title}\n{chunk.heading or ''}\n{chunk.content}",
+        }
+        for index, chunk in enumerate(chunks)
+    ]
+    if not rows:
+        return
+    await session.execute(
+        text(
+            "INSERT INTO kb_chunks (id, document_id, ordinal, kind, heading, content,"
+            " content_hash, embedder_id, language, sport, category, embedding, tsv, created_at)"
+            " VALUES (gen_random_uuid(), :document_id, :ordinal, :kind, :heading, :content,"
+            " :content_hash, :embedder_id, :language, :sport, :category,"
+            f" CAST(:embedding AS vector), to_tsvector('{config}', :lexical), now())"
+        ).bindparams(),
+        [{**row, "embedding": _vector_literal(row["embedding"])} for row in rows],
+    )
+
+
+def document_units(document: Document, settings: Settings) -> list[Chunk]:
+    """The passages of a document, then its probes: its questions and its title with
+    tags. Probes are embedded only to find the document; they are never shown."""
+    passages = chunk_document(
+        document, settings.rag.chunk_max_chars, settings.rag.chunk_overlap_chars
+    )
+    meta = document.meta
+    probes = [*meta.questions, f"{meta.title}. {', '.join(meta.tags)}"]
+    return passages + [
+        Chunk(len(passages) + index, None, probe, probe, kind="question")
+        for index, probe in enumerate(probes)
+    ]
+
+
+def _vector_literal(values: list[float]) -> str:
+    return "[" + ",".join(f"{value:.7g}" for value in values) + "]"
+
+
+async def _save_state(session: AsyncSession, report: IngestReport, documents: int, chunks: int):
+    value = {
+        "kb_version": report.kb_version,
+        "embedder_id": report.embedder_id,
+        "documents": documents,
+        "chunks": chunks,
+        "ingested_at": utcnow().isoformat(),
+    }
+    state = await session.get(SystemState, STATE_KEY)
+    if state is None:
+        session.add(SystemState(key=STATE_KEY, value=value))
+    else:
+        state.value = value
+
+
+async def current_state(session: AsyncSession) -> dict[str, Any] | None:
+    state = await session.get(SystemState, STATE_KEY)
+    return dict(state.value) if state else None
+
+
+__all__ = ["CorpusInvalid", "DocumentError", "IngestReport", "ingest", "needs_ingest"]
