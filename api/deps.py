@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -50,7 +50,14 @@ def get_context(request: Request) -> RequestContext:
     )
 
 
+def get_unit_of_work(request: Request):  # noqa: ANN201
+    """A factory of units of work, for routes that must commit in steps (chat turns)."""
+    override = getattr(request.app.state, "session_override", None)
+    return override if override is not None else request.app.state.platform.unit_of_work
+
+
 PlatformDep = Annotated[Platform, Depends(get_platform)]
+UnitOfWorkDep = Annotated[Any, Depends(get_unit_of_work)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 ContextDep = Annotated[RequestContext, Depends(get_context)]
 

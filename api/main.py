@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 import wellcoach
 from api.errors import error_body, install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.routes import auth, me, system
+from api.routes import auth, chat, me, system
 from wellcoach.config import Settings, get_settings
 from wellcoach.logging import configure_logging
 from wellcoach.platform import Platform, open_platform
@@ -74,5 +74,23 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     v1.include_router(system.v1)
     v1.include_router(auth.router)
     v1.include_router(me.router)
+    v1.include_router(chat.router)
     app.include_router(v1)
     return app
+
+
+def create_asgi_app(settings: Settings | None = None, platform: Platform | None = None):  # noqa: ANN201
+    """The served app: Socket.IO at /socket.io, everything else to FastAPI."""
+    import socketio
+
+    from api.realtime import build_socketio
+    from wellcoach.runtime.services import resolve_services
+
+    settings = settings or get_settings()
+    app = create_app(settings, platform)
+    redis_url = platform.urls.redis_url if platform is not None else None
+    if redis_url is None:
+        redis_url = resolve_services(settings, start=False).redis_url
+    server = build_socketio(app, redis_url, settings.api.cors_origins)
+    app.state.sio = server
+    return socketio.ASGIApp(server, other_asgi_app=app)

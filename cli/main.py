@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import config_cmd, db, kb, keys, mail, services, users
+from cli import config_cmd, db, kb, keys, mail, safety, services, users
 
 app = typer.Typer(
     name="wellcoach",
@@ -17,6 +17,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(kb.app, name="kb")
 app.add_typer(keys.app, name="keys")
 app.add_typer(mail.app, name="mail")
+app.add_typer(safety.app, name="safety")
 app.add_typer(users.app, name="users")
 for command in (services.up, services.api, services.worker, services.cron,
                 services.dashboard, services.status, services.stop):  # fmt: skip

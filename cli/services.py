@@ -88,7 +88,7 @@ def api(
 
     settings = _export_urls(get_settings())
     uvicorn.run(
-        "api.main:create_app",
+        "api.main:create_asgi_app",
         factory=True,
         host=host or settings.api.host,
         port=port or settings.api.port,

@@ -64,10 +64,84 @@ def _default_prices() -> dict[str, ModelPrice]:
     }
 
 
+class TierModels(BaseModel):
+    """Models a tier may use, cheapest first, and its daily LLM budget per user (USD)."""
+
+    models: list[str]
+    daily_budget_usd: float
+
+
+def _default_tiers() -> dict[str, TierModels]:
+    return {
+        "free": TierModels(models=["gpt-4o-mini"], daily_budget_usd=0.02),
+        "premium": TierModels(models=["gpt-4o-mini", "gpt-4.1-mini"], daily_budget_usd=0.25),
+        "team": TierModels(models=["gpt-4o-mini", "gpt-4.1-mini", "gpt-4.1"], daily_budget_usd=1.0),
+    }
+
+
 class LlmSettings(BaseModel):
     provider: Literal["auto", "offline", "openai"] = "auto"
     request_timeout_seconds: float = 20.0
+    max_retries: int = 2
+    fallback_model: str = "gpt-4o-mini"
     prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
+    tiers: dict[str, TierModels] = Field(default_factory=_default_tiers)
+    # thresholds of query complexity (0-1) to step up to the tier's next model
+    complexity_steps: list[float] = Field(default_factory=lambda: [0.35, 0.7])
+    max_output_tokens: int = 500
+    prompt_token_budget: int = 3000
+    history_messages: int = 12
+    cache_ttl_seconds: int = 7 * 24 * 3600
+    moderation: bool = True
+
+
+class EmergencyResource(BaseModel):
+    name: str
+    organisation: str
+    contact: str
+
+
+def _default_resources() -> dict[str, list[EmergencyResource]]:
+    return {
+        "it": [
+            EmergencyResource(
+                name="Numero unico di emergenza", organisation="112 NUE", contact="112"
+            ),
+            EmergencyResource(
+                name="Telefono Amico", organisation="Telefono Amico Italia", contact="02 2327 2327"
+            ),
+            EmergencyResource(
+                name="Emergenza sanitaria", organisation="Servizio 118", contact="118"
+            ),
+        ],
+        "gb": [
+            EmergencyResource(name="Emergency services", organisation="999 / 112", contact="999"),
+            EmergencyResource(name="Samaritans", organisation="Samaritans", contact="116 123"),
+        ],
+        "ie": [
+            EmergencyResource(name="Emergency services", organisation="112 / 999", contact="112"),
+            EmergencyResource(
+                name="Samaritans", organisation="Samaritans Ireland", contact="116 123"
+            ),
+        ],
+        "us": [
+            EmergencyResource(name="Emergency services", organisation="911", contact="911"),
+            EmergencyResource(
+                name="988 Suicide & Crisis Lifeline",
+                organisation="988 Lifeline",
+                contact="call or text 988",
+            ),
+        ],
+        "eu": [
+            EmergencyResource(name="European emergency number", organisation="112", contact="112"),
+        ],
+    }
+
+
+class SafetySettings(BaseModel):
+    # resources per country code; "eu" is the default for English, "it" for Italian
+    resources: dict[str, list[EmergencyResource]] = Field(default_factory=_default_resources)
+    default_country: dict[str, str] = Field(default_factory=lambda: {"en": "eu", "it": "it"})
 
 
 class RagSettings(BaseModel):
@@ -125,6 +199,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
     rag: RagSettings = Field(default_factory=RagSettings)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
     healthcheck: HealthCheckSettings = Field(default_factory=HealthCheckSettings)
 
     @model_validator(mode="after")

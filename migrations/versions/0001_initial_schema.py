@@ -815,6 +815,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("message_id", sa.Uuid(), nullable=True),
         sa.Column("message_encrypted", sa.LargeBinary(), nullable=False),
         sa.Column("context_encrypted", sa.LargeBinary(), nullable=True),
         sa.Column("assigned_coach_id", sa.Uuid(), nullable=True),
@@ -853,6 +854,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_escalations_user_id_users"), ondelete="CASCADE"
         ),
+        sa.UniqueConstraint("message_id", name=op.f("uq_escalations_message_id")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_escalations")),
     )
     op.create_index(

@@ -46,6 +46,8 @@ class Escalation(IdMixin, TimestampMixin, Base):
         enum_column(EscalationStatus, "escalation_status"), default=EscalationStatus.submitted
     )
     source: Mapped[str] = mapped_column(String(16), default="user")
+    # the chat message that caused an automatic escalation: one escalation per message
+    message_id: Mapped[uuid.UUID | None] = mapped_column(unique=True)
     message_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     context_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     assigned_coach_id: Mapped[uuid.UUID | None] = mapped_column(

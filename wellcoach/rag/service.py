@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -14,7 +14,7 @@ from wellcoach.models import KbChunk, KbDocument
 from wellcoach.platform import Platform
 from wellcoach.rag.embedders import Embedder, make_embedder
 from wellcoach.rag.ingest import current_state
-from wellcoach.rag.retrieval import SearchFilters, SearchResult, search
+from wellcoach.rag.retrieval import Passage, SearchFilters, SearchResult, search
 
 _embedders: dict[int, Embedder] = {}
 
@@ -55,6 +55,31 @@ async def search_kb(
     await record_usage(
         session, result.usage, platform.settings.llm.prices, user_id=user_id, tier=tier
     )
+    return result
+
+
+async def document_passages(
+    session: AsyncSession, ranked: list[Passage]
+) -> dict[str, list[Passage]]:
+    """Every passage of the given documents, in reading order (for the offline composer)."""
+    by_id = {passage.document_id: passage for passage in ranked}
+    rows = await session.scalars(
+        select(KbChunk)
+        .where(KbChunk.document_id.in_(list(by_id)), KbChunk.kind == "passage")
+        .order_by(KbChunk.document_id, KbChunk.ordinal)
+    )
+    result: dict[str, list[Passage]] = {}
+    for chunk in rows:
+        top = by_id[chunk.document_id]
+        result.setdefault(chunk.document_id, []).append(
+            replace(
+                top,
+                chunk_id=str(chunk.id),
+                heading=chunk.heading,
+                content=chunk.content,
+                embedding=None,
+            )
+        )
     return result
 
 

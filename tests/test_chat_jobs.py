@@ -1,0 +1,95 @@
+"""Queued replies: `mode: async` answers 202, an RQ worker answers once, retries don't duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import redis
+import socketio  # noqa: F401 - the worker publishes through python-socketio's Redis manager
+from rq import Queue
+from sqlalchemy import func, select
+
+from jobs.chat import generate_reply_job
+from jobs.queues import HIGH
+from tests.factories import PASSWORD, create_user
+from wellcoach.chat import service
+from wellcoach.chat.schemas import SendMessageIn
+from wellcoach.models import Message, User
+from wellcoach.models.enums import MessageType
+
+
+async def test_async_turn_is_answered_by_the_worker_once(cli_env, platform, app, services):
+    from tests.conftest import make_client
+
+    async with platform.unit_of_work() as session:
+        user = await create_user(session, platform)
+        chat = await service.start_session(session, platform, user)
+        user_id, email = user.id, user.email
+    app.state.session_override = None  # the worker reads committed data: commit for real
+    async with make_client(app, "10.7.0.1") as http:
+        login = await http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        queued = await http.post(
+            f"/v1/chat/sessions/{chat.id}/messages",
+            headers=headers,
+            json={"content": "how do I sleep before games?", "mode": "async"},
+        )
+    assert queued.status_code == 202
+    body = queued.json()
+    assert body["queued"] is True and body["reply"] is None
+    message_id = body["user_message"]["id"]
+
+    pubsub = platform.redis.pubsub()
+    await pubsub.subscribe("socketio")
+    connection = redis.Redis.from_url(services.redis_url)
+    queue = Queue(HIGH, connection=connection)
+    assert queue.fetch_job(f"reply-{message_id}") is not None
+    # a real worker process, as `wellcoach up` runs it, on the test's services
+    worker = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "cli.main", "worker", "--burst"],
+        capture_output=True,
+        timeout=180,
+    )
+    assert worker.returncode == 0, worker.stderr.decode()[-2000:]
+
+    published = None
+    for _ in range(50):
+        item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+        if item is not None:
+            published = item["data"]
+            break
+    await pubsub.aclose()
+    assert published is not None and b"reply_done" in published  # pushed to the devices
+
+    again = await asyncio.to_thread(generate_reply_job, str(user_id), message_id)
+    async with platform.unit_of_work() as session:
+        replies = await session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.reply_to_id == message_id, Message.type == MessageType.ai)
+        )
+        first = await session.scalar(select(Message.id).where(Message.reply_to_id == message_id))
+        assert await session.get(User, user_id) is not None
+    assert replies == 1
+    assert again == str(first)  # a retried job returns the existing reply
+    connection.close()
+
+
+def test_generate_reply_job_ignores_unknown_ids(cli_env):
+    import uuid
+
+    assert generate_reply_job(str(uuid.uuid4()), str(uuid.uuid4())) is None
+
+
+async def test_accept_is_idempotent_by_client_message_id(platform):
+    async with platform.unit_of_work() as session:
+        user = await create_user(session, platform)
+        chat = await service.start_session(session, platform, user)
+        data = SendMessageIn(content="hello coach", client_message_id="dup-1")
+        first, new_first = await service.accept_message(session, platform, user, chat.id, data)
+        second, new_second = await service.accept_message(session, platform, user, chat.id, data)
+    assert (new_first, new_second) == (True, False)
+    assert first.id == second.id

@@ -1,0 +1,164 @@
+"""Chat through the real `openai` client against an OpenAI-compatible server on loopback:
+streaming, timeouts, 5xx → fallback model → offline composer, ledger rows, summaries."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from api.main import create_app
+from tests.conftest import make_client
+from tests.factories import bearer, create_user, login
+from tests.openai_server import FakeOpenAIServer
+from tests.test_chat_api import kb  # noqa: F401 - the ingested small corpus
+from wellcoach.config import LlmSettings, RagSettings
+from wellcoach.models import LlmCall
+from wellcoach.platform import Platform
+
+
+@pytest.fixture(scope="module")
+def fake_openai():
+    with FakeOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def openai_client(settings, platform, db_session, fake_openai, app):
+    fake_openai.reset()
+    configured = settings.model_copy(
+        update={
+            "openai_base_url": fake_openai.base_url,
+            "openai_api_key": SecretStr("sk-test"),
+            "llm": LlmSettings(provider="openai", request_timeout_seconds=1.0, max_retries=0),
+            "rag": RagSettings(embedder="use"),
+        }
+    )
+    wired = Platform(
+        settings=configured,
+        urls=platform.urls,
+        database=platform.database,
+        redis=platform.redis,
+        vault=platform.vault,
+        limiter=platform.limiter,
+        signer=platform.signer,
+    )
+    application = create_app(configured, wired)
+    application.state.session_override = app.state.session_override
+    async with make_client(application) as http:
+        yield http
+
+
+async def start(client, db_session, platform, **fields):
+    user = await create_user(db_session, platform, **fields)
+    headers = bearer(await login(client, user.email))
+    session_id = (await client.post("/v1/chat/sessions", headers=headers)).json()["id"]
+    return user, headers, session_id
+
+
+async def say(client, headers, session_id, content):
+    response = await client.post(
+        f"/v1/chat/sessions/{session_id}/messages", json={"content": content}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_reply_comes_from_the_model_with_sources_in_the_prompt(
+    openai_client,
+    db_session,
+    platform,
+    fake_openai,
+    kb,  # noqa: F811
+):
+    user, headers, session_id = await start(openai_client, db_session, platform, sport="tennis")
+    turn = await say(openai_client, headers, session_id, "my heart races before my matches")
+    reply = turn["reply"]
+    assert reply["metadata"]["provider"] == "openai"
+    assert reply["metadata"]["model_used"] == "gpt-4o-mini"
+    chat = fake_openai.requests_for("chat/completions")[-1]
+    assert chat.stream is True
+    assert chat.authorization == "Bearer sk-test"
+    system = " ".join(m["content"] for m in chat.messages if m["role"] == "system")
+    assert "Box Breathing" in system and "User sport: tennis" in system
+    assert chat.messages[-1] == {"role": "user", "content": "my heart races before my matches"}
+    row = await db_session.scalar(
+        select(LlmCall).where(LlmCall.user_id == user.id, LlmCall.purpose == "chat")
+    )
+    assert row.provider == "openai" and row.tokens_out > 0 and row.cost_usd > 0
+
+
+async def test_a_failing_model_falls_back_then_offline(
+    openai_client,
+    db_session,
+    platform,
+    fake_openai,
+    kb,  # noqa: F811
+):
+    user, headers, session_id = await start(openai_client, db_session, platform, tier="team")
+    fake_openai.fail_model("gpt-4.1", status=500)  # the model routing picks for this question
+    long_question = (
+        "Why do I freeze in the last minutes of close games, how can I plan a "
+        "routine, and how does breathing compare with self-talk? " * 3
+    )
+    turn = await say(openai_client, headers, session_id, long_question)
+    assert turn["reply"]["metadata"]["provider"] == "openai"
+    assert turn["reply"]["metadata"]["model_used"] == "gpt-4o-mini"  # the fallback model
+    assert fake_openai.requests_for("chat/completions", model="gpt-4.1")
+
+    fake_openai.fail_model("gpt-4o-mini", status=503)
+    offline = await say(openai_client, headers, session_id, "how do I calm down before games?")
+    assert offline["reply"]["metadata"]["provider"] == "offline"
+    assert "Sources:" in offline["reply"]["content"]
+    errors = list(
+        await db_session.scalars(
+            select(LlmCall).where(LlmCall.user_id == user.id, LlmCall.status == "error")
+        )
+    )
+    assert {row.error_code for row in errors} >= {"InternalServerError"}
+
+
+async def test_a_hanging_model_times_out_and_the_fallback_answers(
+    openai_client,
+    db_session,
+    platform,
+    fake_openai,
+    kb,  # noqa: F811
+):
+    _, headers, session_id = await start(openai_client, db_session, platform)
+    fake_openai.hang_next(5, model="gpt-4o-mini", endpoint="chat/completions")
+    turn = await say(openai_client, headers, session_id, "how do I sleep before a race?")
+    # free tier: the fallback model is the same one, so the offline composer answers
+    assert turn["reply"]["metadata"]["provider"] in ("openai", "offline")
+    assert turn["reply"]["content"]
+
+
+async def test_crisis_prompt_and_resources_with_a_model(
+    openai_client,
+    db_session,
+    platform,
+    fake_openai,
+    kb,  # noqa: F811
+):
+    _, headers, session_id = await start(openai_client, db_session, platform)
+    turn = await say(openai_client, headers, session_id, "i want to end my life tonight")
+    assert turn["crisis"] is True
+    system = fake_openai.requests_for("chat/completions")[-1].messages[0]["content"]
+    assert system.startswith("CRISIS MODE")
+    assert "112" in turn["reply"]["content"]  # resources appended whatever the model wrote
+
+
+async def test_previous_session_summaries_reach_the_next_prompt(
+    openai_client,
+    db_session,
+    platform,
+    fake_openai,
+    kb,  # noqa: F811
+):
+    _, headers, first = await start(openai_client, db_session, platform)
+    await say(openai_client, headers, first, "my heart races before my matches")
+    await openai_client.post(f"/v1/chat/sessions/{first}/end", headers=headers)
+    second = (await openai_client.post("/v1/chat/sessions", headers=headers)).json()["id"]
+    await say(openai_client, headers, second, "hi again, how do I prepare for tomorrow?")
+    system = fake_openai.requests_for("chat/completions")[-1].messages[0]["content"]
+    assert "Earlier sessions:" in system and "Box Breathing" in system

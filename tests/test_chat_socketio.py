@@ -1,0 +1,171 @@
+"""A conversation over Socket.IO with the real python-socketio client against uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+import socketio
+import uvicorn
+from sqlalchemy import select
+
+from api.main import create_asgi_app
+from tests.factories import PASSWORD, create_user
+from wellcoach.models import Message
+from wellcoach.models.enums import MessageStatus
+
+
+@pytest.fixture(scope="module")
+def live_server(settings):
+    """The real ASGI app (FastAPI + Socket.IO) on a loopback port, in its own thread."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_asgi_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/ready", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield url
+    server.should_exit = True
+    thread.join(10)
+
+
+async def committed_user(platform, verified: bool = True):
+    async with platform.unit_of_work() as session:
+        user = await create_user(session, platform, verified=verified)
+        return user.id, user.email
+
+
+async def tokens(url: str, email: str) -> dict:
+    async with httpx.AsyncClient(base_url=url, headers={"X-Forwarded-For": "10.8.0.1"}) as http:
+        response = await http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+class Recorder:
+    def __init__(self, client: socketio.AsyncClient) -> None:
+        self.events: list[tuple[str, dict]] = []
+        self.done = asyncio.Event()
+        for name in ("typing", "reply_token", "reply_reset", "reply_done", "message_status"):
+            client.on(name, self._handler(name), namespace="/chat")
+
+    def _handler(self, name: str):
+        async def handle(data: dict) -> None:
+            self.events.append((name, data))
+            if name == "reply_done":
+                self.done.set()
+
+        return handle
+
+    def of(self, name: str) -> list[dict]:
+        return [data for event, data in self.events if event == name]
+
+
+async def connect(url: str, token: str | None) -> socketio.AsyncClient:
+    client = socketio.AsyncClient(reconnection=False)
+    await client.connect(
+        url,
+        namespaces=["/chat"],
+        auth={"token": token} if token else None,
+        transports=["websocket"],
+        wait_timeout=10,
+    )
+    return client
+
+
+async def test_connections_need_a_valid_token_of_a_verified_user(live_server, platform):
+    for token in (None, "not-a-token"):
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await connect(live_server, token)
+    _, email = await committed_user(platform, verified=False)
+    unverified = (await tokens(live_server, email))["access_token"]
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await connect(live_server, unverified)
+
+
+async def test_full_conversation_over_socketio(live_server, platform):
+    user_id, email = await committed_user(platform)
+    access = (await tokens(live_server, email))["access_token"]
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        created = await http.post(
+            "/v1/chat/sessions", headers={"Authorization": f"Bearer {access}"}
+        )
+        session_id = created.json()["id"]
+
+    phone, tablet = await connect(live_server, access), await connect(live_server, access)
+    on_phone, on_tablet = Recorder(phone), Recorder(tablet)
+    try:
+        # typing indicators, user → the user's other devices
+        typing_ack = await phone.call(
+            "typing", {"session_id": session_id, "typing": True}, namespace="/chat", timeout=5
+        )
+        assert typing_ack == {"ok": True}
+
+        bad = await phone.call(
+            "send_message", {"session_id": session_id, "content": ""}, namespace="/chat", timeout=5
+        )
+        assert bad["error"]["code"] == "validation_error"
+        foreign = await phone.call(
+            "send_message",
+            {"session_id": str(uuid.uuid4()), "content": "hi"},
+            namespace="/chat",
+            timeout=5,
+        )
+        assert foreign["error"]["code"] == "not_found"
+
+        ack = await phone.call(
+            "send_message",
+            {
+                "session_id": session_id,
+                "content": "I feel nervous before my games",
+                "client_message_id": "c-1",
+            },
+            namespace="/chat",
+            timeout=10,
+        )
+        assert ack["ok"] and ack["message"]["type"] == "user"
+        await asyncio.wait_for(on_phone.done.wait(), 30)
+        await asyncio.wait_for(on_tablet.done.wait(), 5)  # every device gets the reply
+
+        assert any(e["actor"] == "user" for e in on_tablet.of("typing"))
+        assert any(e["actor"] == "coach" and e["typing"] for e in on_phone.of("typing"))
+        tokens_ = on_phone.of("reply_token")
+        assert len(tokens_) >= 5  # streamed token by token
+        reply = on_phone.of("reply_done")[0]["message"]
+        assert "".join(t["token"] for t in tokens_).strip() == reply["content"].strip()
+        statuses = [(s["id"], s["status"]) for s in on_phone.of("message_status")]
+        assert (ack["message"]["id"], "sent") in statuses
+        assert (ack["message"]["id"], "delivered") in statuses
+
+        read = await tablet.call(
+            "read", {"message_ids": [reply["id"]], "status": "read"}, namespace="/chat", timeout=5
+        )
+        assert read == {"ok": True, "updated": 1}
+        await asyncio.sleep(0.2)
+        assert (reply["id"], "read") in [
+            (s["id"], s["status"]) for s in on_phone.of("message_status")
+        ]
+    finally:
+        await phone.disconnect()
+        await tablet.disconnect()
+
+    async with platform.unit_of_work() as session:
+        stored = await session.scalar(select(Message).where(Message.id == uuid.UUID(reply["id"])))
+        assert stored.status == MessageStatus.read
+        assert stored.user_id == user_id

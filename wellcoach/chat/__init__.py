@@ -1,0 +1,1 @@
+"""Chat: sessions, messages, the coaching pipeline and safety."""

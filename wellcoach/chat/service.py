@@ -1,0 +1,365 @@
+"""Chat use cases. The user's message is committed (its own unit of work) before any
+LLM work; a failed generation leaves it with status `error` and a retryable job."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wellcoach.audit import RequestContext, record
+from wellcoach.auth.policy import Subject
+from wellcoach.chat import repository
+from wellcoach.chat.pipeline import Sink, TurnContext, TurnResult, run_turn
+from wellcoach.chat.schemas import (
+    ChatSessionDetail,
+    ChatSessionOut,
+    MessageOut,
+    MoodEntryOut,
+    MoodIn,
+    SendMessageIn,
+    SessionContextOut,
+)
+from wellcoach.crypto import Vault
+from wellcoach.db.base import utcnow
+from wellcoach.errors import Conflict, NotFound
+from wellcoach.escalation.service import open_escalation
+from wellcoach.models import ChatSession, Message, MoodEntry, User
+from wellcoach.models.enums import EscalationReason, MessageStatus, MessageType, Urgency
+from wellcoach.platform import Platform
+
+SUMMARY_EVERY = 10
+
+
+async def _owned_session(session: AsyncSession, user: User, session_id: uuid.UUID) -> ChatSession:
+    subject = Subject(user_id=user.id, role=user.role)
+    found = await repository.get_session(session, subject, session_id)
+    if found is None or found.user_id != user.id:
+        raise NotFound("No such chat session.")
+    return found
+
+
+async def message_out(session: AsyncSession, vault: Vault, message: Message) -> MessageOut:
+    return MessageOut(
+        id=message.id,
+        session_id=message.session_id,
+        content=await vault.open_text(
+            session, message.user_id, message.content_encrypted, purpose="message"
+        ),
+        type=message.type.value,
+        timestamp=message.created_at,
+        status=message.status.value,
+        reply_to=message.reply_to_id,
+        metadata=message.metadata_ or {},
+    )
+
+
+async def session_out(
+    session: AsyncSession, vault: Vault, chat_session: ChatSession
+) -> ChatSessionOut:
+    context: dict[str, Any] = {}
+    if chat_session.context_encrypted:
+        context = await vault.open_json(
+            session, chat_session.user_id, chat_session.context_encrypted, purpose="session_context"
+        )
+    summary = None
+    if chat_session.summary_encrypted:
+        summary = await vault.open_text(
+            session, chat_session.user_id, chat_session.summary_encrypted, purpose="session_summary"
+        )
+    moods = await repository.moods(session, chat_session.user_id, chat_session.id)
+    progression = [
+        MoodEntryOut(mood=m.mood, stress=m.stress, timestamp=m.created_at) for m in moods
+    ]
+    if moods:
+        context["current_mood"] = moods[-1].mood
+        context["stress_level"] = moods[-1].stress
+    return ChatSessionOut(
+        id=chat_session.id,
+        user_id=chat_session.user_id,
+        started_at=chat_session.started_at,
+        ended_at=chat_session.ended_at,
+        message_count=chat_session.message_count,
+        summary=summary,
+        context=SessionContextOut.model_validate(context),
+        mood_progression=progression,
+    )
+
+
+async def start_session(session: AsyncSession, platform: Platform, user: User) -> ChatSessionOut:
+    chat_session = ChatSession(
+        user_id=user.id, started_at=utcnow(), language=user.preferences.get("language", "en")
+    )
+    session.add(chat_session)
+    await session.flush()
+    context = {
+        "preferences": {k: user.preferences.get(k) for k in ("language", "ai_personality")},
+        "recent_activities": [],
+    }
+    chat_session.context_encrypted = await platform.vault.seal_json(
+        session, user.id, context, purpose="session_context"
+    )
+    await session.flush()
+    return await session_out(session, platform.vault, chat_session)
+
+
+async def list_sessions(
+    session: AsyncSession, platform: Platform, user: User, limit: int, before: datetime | None
+) -> list[ChatSessionOut]:
+    subject = Subject(user_id=user.id, role=user.role)
+    rows = await repository.list_sessions(session, subject, limit=limit, before=before)
+    return [
+        await session_out(session, platform.vault, row) for row in rows if row.user_id == user.id
+    ]
+
+
+async def session_detail(
+    session: AsyncSession,
+    platform: Platform,
+    user: User,
+    session_id: uuid.UUID,
+    limit: int,
+    before: datetime | None,
+) -> ChatSessionDetail:
+    chat_session = await _owned_session(session, user, session_id)
+    page = await repository.page_of_messages(session, chat_session, limit=limit, before=before)
+    base = await session_out(session, platform.vault, chat_session)
+    return ChatSessionDetail(
+        **base.model_dump(),
+        messages=[await message_out(session, platform.vault, m) for m in page],
+        next_before=page[-1].created_at if len(page) == limit else None,
+    )
+
+
+async def summarize(session: AsyncSession, platform: Platform, chat_session: ChatSession) -> str:
+    """A short extractive summary: what was discussed (by source), and the mood trend.
+    It is what the coach remembers in the next session."""
+    recent = await repository.recent_messages(session, chat_session.user_id, chat_session.id, 200)
+    topics: list[str] = []
+    for message in recent:
+        for citation in (message.metadata_ or {}).get("citations", []):
+            if citation["title"] not in topics:
+                topics.append(citation["title"])
+    moods = [
+        m.mood
+        for m in await repository.moods(session, chat_session.user_id, chat_session.id)
+        if m.mood
+    ]
+    parts = [f"{len(recent)} messages"]
+    if topics:
+        parts.append("talked about: " + "; ".join(topics[:5]))
+    if moods:
+        parts.append(f"mood {moods[0]}→{moods[-1]}/10")
+    if any((m.metadata_ or {}).get("crisis") for m in recent):
+        parts.append("a crisis was escalated to a human coach")
+    return ", ".join(parts)
+
+
+async def refresh_summary(
+    session: AsyncSession, platform: Platform, chat_session: ChatSession
+) -> None:
+    text = await summarize(session, platform, chat_session)
+    chat_session.summary_encrypted = await platform.vault.seal_text(
+        session, chat_session.user_id, text, purpose="session_summary"
+    )
+    await session.flush()
+
+
+async def end_session(
+    session: AsyncSession, platform: Platform, user: User, session_id: uuid.UUID
+) -> ChatSessionOut:
+    chat_session = await _owned_session(session, user, session_id)
+    if chat_session.ended_at is None:
+        chat_session.ended_at = utcnow()
+        await refresh_summary(session, platform, chat_session)
+    return await session_out(session, platform.vault, chat_session)
+
+
+async def log_mood(
+    session: AsyncSession,
+    platform: Platform,
+    user: User,
+    session_id: uuid.UUID | None,
+    data: MoodIn,
+) -> MoodEntryOut:
+    if data.mood is None and data.stress is None:
+        from wellcoach.errors import InvalidInput
+
+        raise InvalidInput("Send a mood, a stress level, or both.")
+    if session_id is not None:
+        await _owned_session(session, user, session_id)
+    entry = MoodEntry(
+        user_id=user.id,
+        session_id=session_id,
+        mood=data.mood,
+        stress=data.stress,
+        source="user",
+        created_at=utcnow(),
+    )
+    if data.note:
+        entry.note_encrypted = await platform.vault.seal_text(
+            session, user.id, data.note, purpose="mood_note"
+        )
+    session.add(entry)
+    await session.flush()
+    return MoodEntryOut(mood=entry.mood, stress=entry.stress, timestamp=entry.created_at)
+
+
+async def accept_message(
+    session: AsyncSession,
+    platform: Platform,
+    user: User,
+    session_id: uuid.UUID,
+    data: SendMessageIn,
+) -> tuple[Message, bool]:
+    """Store the user's message (sealed). Returns it and whether it is new: the same
+    `client_message_id` sent twice is stored once."""
+    chat_session = await _owned_session(session, user, session_id)
+    if chat_session.ended_at is not None:
+        raise Conflict("This chat session has ended; start a new one.")
+    if data.client_message_id:
+        existing = await repository.by_client_id(
+            session, user.id, session_id, data.client_message_id
+        )
+        if existing is not None:
+            return existing, False
+    message = Message(
+        id=uuid.uuid4(),
+        created_at=utcnow(),
+        session_id=session_id,
+        user_id=user.id,
+        type=MessageType.user,
+        status=MessageStatus.sent,
+        content_encrypted=await platform.vault.seal_text(
+            session, user.id, data.content, purpose="message"
+        ),
+        client_message_id=data.client_message_id,
+        metadata_={},
+    )
+    session.add(message)
+    chat_session.message_count += 1
+    await session.flush()
+    return message, True
+
+
+async def respond(
+    session: AsyncSession,
+    platform: Platform,
+    user: User,
+    message: Message,
+    *,
+    sink: Sink | None = None,
+    request: RequestContext,
+) -> tuple[Message, TurnResult | None]:
+    """Run the pipeline for a stored user message and store the reply. Idempotent: a
+    message that already has a reply returns it (a retried job never answers twice)."""
+    existing = await repository.reply_to(session, user.id, message.id)
+    if existing is not None:
+        return existing, None
+    chat_session = await _owned_session(session, user, message.session_id)
+    text = await platform.vault.open_text(
+        session, user.id, message.content_encrypted, purpose="message"
+    )
+    turn = TurnContext(
+        user=user,
+        chat_session=chat_session,
+        message=message,
+        text=text,
+        language=user.preferences.get("language", "en"),
+        personality=user.preferences.get("ai_personality", "empathetic"),
+        sport=user.sport,
+    )
+    result = await run_turn(session, platform, turn, sink=sink)
+    if result.crisis:
+        await open_escalation(
+            session,
+            platform.vault,
+            user_id=user.id,
+            reason=EscalationReason.emergency_support,
+            urgency=Urgency.critical,
+            message=text,
+            context={
+                "session_id": str(chat_session.id),
+                "category": result.category,
+                "recent_mood": turn.mood,
+                "chat_history_sample": turn.history[-4:],
+            },
+            request=request,
+            session_id=chat_session.id,
+            message_id=message.id,
+            source="auto_crisis",
+        )
+        await record(
+            session,
+            "chat.crisis_detected",
+            context=request,
+            user_id=user.id,
+            resource_type="message",
+            resource_id=message.id,
+            details={"category": result.category},
+        )
+    elif result.wants_human:
+        await open_escalation(
+            session,
+            platform.vault,
+            user_id=user.id,
+            reason=EscalationReason.needs_human_support,
+            urgency=Urgency.medium,
+            message=text,
+            context={"session_id": str(chat_session.id)},
+            request=request,
+            session_id=chat_session.id,
+            message_id=message.id,
+            source="user",
+        )
+    reply = Message(
+        id=uuid.uuid4(),
+        created_at=utcnow(),
+        session_id=chat_session.id,
+        user_id=user.id,
+        type=MessageType.ai,
+        status=MessageStatus.sent,
+        reply_to_id=message.id,
+        content_encrypted=await platform.vault.seal_text(
+            session, user.id, result.text, purpose="message"
+        ),
+        metadata_=result.metadata(),
+    )
+    session.add(reply)
+    chat_session.message_count += 1
+    message.status = MessageStatus.delivered
+    if chat_session.message_count % SUMMARY_EVERY == 0:
+        await refresh_summary(session, platform, chat_session)
+    await session.flush()
+    return reply, result
+
+
+async def mark_failed(session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.user_id == user_id)
+        .values(status=MessageStatus.error, updated_at=utcnow())
+    )
+
+
+async def set_status(
+    session: AsyncSession, user: User, message_ids: list[uuid.UUID], status: MessageStatus
+) -> int:
+    """Delivery and read receipts for the coach's messages; status only moves forward."""
+    allowed = [MessageStatus.sent] + (
+        [MessageStatus.delivered] if status == MessageStatus.read else []
+    )
+    result = await session.execute(
+        update(Message)
+        .where(
+            Message.id.in_(message_ids),
+            Message.user_id == user.id,
+            Message.type == MessageType.ai,
+            Message.status.in_(allowed),
+        )
+        .values(status=status, updated_at=utcnow())
+    )
+    return result.rowcount or 0
