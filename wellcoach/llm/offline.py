@@ -109,21 +109,21 @@ FEELINGS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     ),
     "sleepless": (
         ("sleep", "insomnia", "awake at night", "dorm", "sonno", "insonnia"),
-        {"en": "short on sleep", "it": "a corto di sonno"},
+        {"en": "tired", "it": "stanco"},
     ),
 }
 
 VALIDATION = {
     "empathetic": {
         "en": [
-            "That sounds really hard, and it makes sense to feel {feeling} about it.",
-            "Thank you for telling me. Feeling {feeling} like this is more common among "
-            "athletes than it looks from the outside.",
+            "That sounds really hard, and it makes sense that you feel {feeling}.",
+            "Thank you for telling me. Feeling {feeling} is more common among athletes than it "
+            "looks from the outside.",
         ],
         "it": [
             "Sembra davvero pesante, ed è comprensibile sentirsi {feeling}.",
-            "Grazie per avermelo detto. Sentirsi {feeling} così capita a molti più atleti di "
-            "quanto sembri da fuori.",
+            "Grazie per avermelo detto. Sentirsi {feeling} capita a molti più atleti di quanto "
+            "sembri da fuori.",
         ],
     },
     "motivational": {
@@ -151,7 +151,7 @@ VALIDATION = {
         ],
     },
 }
-NEUTRAL_FEELING = {"en": "this way", "it": "così"}
+NEUTRAL_FEELING = {"en": "this way", "it": "così"}  # "Feeling this way is ..."
 
 LEAD = {
     "en": "Here are {n} things you can try{sport}:",
