@@ -140,21 +140,42 @@ async def register(
     await send_verification(session, platform, user)
 
 
-async def send_verification(session: AsyncSession, platform: Platform, user: User) -> None:
-    """Email a verification link, at most 3 an hour per account (silently skipped beyond)."""
-    decision = await platform.limiter.hit(EMAIL_PER_ACCOUNT, "email", str(user.id))
+async def _email_one_time_link(
+    session: AsyncSession,
+    platform: Platform,
+    user: User,
+    *,
+    purpose: str,
+    template: str,
+    path: str,
+    limit_key: str,
+) -> None:
+    """Email a single-use link, at most 3 an hour per account (silently skipped beyond)."""
+    decision = await platform.limiter.hit(EMAIL_PER_ACCOUNT, limit_key, str(user.id))
     if not decision.allowed:
         return
-    token = await one_time.create(session, platform.signer, user.id, one_time.VERIFY_EMAIL)
+    token = await one_time.create(session, platform.signer, user.id, purpose)
     await queue_email(
         session,
         to=user.email,
-        template="verify_email",
+        template=template,
         user_id=user.id,
         language=user.preferences.get("language", "en"),
         name=user.name or "",
         token=token,
-        link=_link(platform, "/v1/auth/verify", token),
+        link=_link(platform, path, token),
+    )
+
+
+async def send_verification(session: AsyncSession, platform: Platform, user: User) -> None:
+    await _email_one_time_link(
+        session,
+        platform,
+        user,
+        purpose=one_time.VERIFY_EMAIL,
+        template="verify_email",
+        path="/v1/auth/verify",
+        limit_key="email",
     )
 
 
@@ -335,19 +356,14 @@ async def forgot_password(session: AsyncSession, platform: Platform, email: str)
     user = await users.get_by_email(session, email)
     if user is None or user.disabled_at is not None:
         return
-    decision = await platform.limiter.hit(EMAIL_PER_ACCOUNT, "reset", str(user.id))
-    if not decision.allowed:
-        return
-    token = await one_time.create(session, platform.signer, user.id, one_time.RESET_PASSWORD)
-    await queue_email(
+    await _email_one_time_link(
         session,
-        to=user.email,
+        platform,
+        user,
+        purpose=one_time.RESET_PASSWORD,
         template="reset_password",
-        user_id=user.id,
-        language=user.preferences.get("language", "en"),
-        name=user.name or "",
-        token=token,
-        link=_link(platform, "/v1/auth/password/reset", token),
+        path="/v1/auth/password/reset",
+        limit_key="reset",
     )
 
 
