@@ -315,6 +315,18 @@ def _error_response(
 # ---------------------------------------------------------------------------
 
 
+class _UvicornServer(uvicorn.Server):
+    """Releases hanging requests when shutdown begins, so shutdown is quick."""
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_shutdown = on_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._on_shutdown()
+        await super().shutdown(sockets)
+
+
 class FakeOpenAIServer:
     """An OpenAI-compatible server on loopback; all controls are thread-safe.
 
@@ -398,7 +410,13 @@ class FakeOpenAIServer:
             timeout_graceful_shutdown=2,
             timeout_keep_alive=30,
         )
-        return uvicorn.Server(config)
+        return _UvicornServer(config, on_shutdown=self._release_all)
+
+    def _release_all(self) -> None:
+        """Wake every sleeping or hanging request, and stop streams, for shutdown."""
+        self._closing = True
+        with self._lock:
+            self._epoch += 1
 
     def start(self, timeout: float = 5.0) -> FakeOpenAIServer:
         """Serve on a background thread; returns once the server accepts requests."""
@@ -421,9 +439,7 @@ class FakeOpenAIServer:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving; requests still hanging or sleeping are released first."""
-        self._closing = True
-        with self._lock:
-            self._epoch += 1
+        self._release_all()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -719,7 +735,8 @@ class FakeOpenAIServer:
         await self._sleep(plan.latency_s)
         await self._sleep(plan.hang_s)
         if plan.error is not None and plan.error_after_tokens is None:
-            return _error_response(*plan.error)
+            status, retry_after, message = plan.error
+            return _error_response(status, message, retry_after)
         if handler is None:
             return self._models(request.path_params.get("model_id"))
         return await handler(record.body or {}, plan)
