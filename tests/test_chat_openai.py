@@ -162,3 +162,39 @@ async def test_previous_session_summaries_reach_the_next_prompt(
     await say(openai_client, headers, second, "hi again, how do I prepare for tomorrow?")
     system = fake_openai.requests_for("chat/completions")[-1].messages[0]["content"]
     assert "Earlier sessions:" in system and "Box Breathing" in system
+
+
+async def test_a_stream_that_breaks_midway_is_reset_and_restarted_on_the_fallback(
+    settings, fake_openai
+):
+    from wellcoach.llm.providers import OpenAIProvider
+
+    fake_openai.reset()
+    configured = settings.model_copy(
+        update={
+            "openai_base_url": fake_openai.base_url,
+            "openai_api_key": SecretStr("k"),
+            "llm": LlmSettings(provider="openai", max_retries=0),
+        }
+    )
+    provider = OpenAIProvider(configured)
+    fake_openai.fail_next(1, status=500, model="gpt-4.1", after_tokens=3)
+    events: list[str] = []
+
+    async def on_token(token: str) -> None:
+        events.append("token")
+
+    async def on_restart() -> None:
+        events.append("reset")
+
+    generation, failures = await provider.generate_with_fallback(
+        [{"role": "user", "content": "hello there coach"}],
+        ["gpt-4.1", "gpt-4o-mini"],
+        purpose="chat",
+        on_token=on_token,
+        on_restart=on_restart,
+    )
+    assert events[:3] == ["token"] * 3 and "reset" in events
+    assert events.index("reset") == 3 and events[-1] == "token"
+    assert generation.usage.model == "gpt-4o-mini" and "[gpt-4o-mini]" in generation.text
+    assert [f.model for f in failures] == ["gpt-4.1"]
