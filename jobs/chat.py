@@ -1,5 +1,6 @@
-"""Chat jobs: queued replies and session summaries. Idempotent: they take ids, and a
-message that already has a reply is not answered twice."""
+"""Chat jobs: queued and retried replies. Idempotent: they take ids, and a message that
+already has a reply is not answered twice. (Session summaries are extractive and cheap:
+the turn that crosses every tenth message refreshes them inline.)"""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import uuid
 from wellcoach.audit import RequestContext
 from wellcoach.chat import service
 from wellcoach.chat.repository import find_message
-from wellcoach.models import ChatSession, User
+from wellcoach.models import User
 from wellcoach.platform import Platform, run_with_platform
 
 
@@ -33,13 +34,3 @@ def generate_reply_job(user_id: str, message_id: str) -> str | None:
         return str(reply.id)
 
     return run_with_platform(work)
-
-
-def refresh_summary_job(session_id: str) -> None:
-    async def work(platform: Platform) -> None:
-        async with platform.unit_of_work() as session:
-            chat_session = await session.get(ChatSession, uuid.UUID(session_id))
-            if chat_session is not None:
-                await service.refresh_summary(session, platform, chat_session)
-
-    run_with_platform(work)
