@@ -6,8 +6,9 @@
    searched: the multilingual embedder makes an English passage a fair answer to
    an Italian question, and the user's language wins ties through a boost. When
    the sport filter leaves too few documents, a second query drops it.
-2. Lexical leg: PostgreSQL full text with OR semantics. Paraphrased chat rarely
-   matches words, so it only adds rank evidence; it never filters.
+2. Lexical signal: PostgreSQL full text (english/italian, OR semantics) ranks the
+   vector candidates; paraphrased chat rarely matches words, so it only adds rank
+   evidence through reciprocal rank fusion and never filters.
 3. Reciprocal rank fusion, metadata boosts (the user's sport and language), one
    version per document family (an Italian and an English version of the same
    document are one result), then MMR for diversity.
@@ -71,13 +72,12 @@ class SearchResult:
     passages: list[Passage]
     usage: Usage
     timings_ms: dict[str, float]
-    cross_language: bool
+    widened: bool  # the sport filter left too little and was dropped
 
 
 COLUMNS = (
     "c.id::text AS chunk_id, c.document_id, c.kind, d.slug, d.title, c.heading, d.topic,"
-    " c.category, c.sport, c.language, d.source, d.last_reviewed, c.content,"
-    " c.embedding::real[] AS embedding"
+    " c.category, c.sport, c.language, d.source, d.last_reviewed, c.content"
 )
 
 
@@ -135,29 +135,43 @@ async def _best_passages(
     return [dict(row._mapping) for row in rows]
 
 
-async def _lexical_leg(
-    session: AsyncSession,
-    embedder: Embedder,
-    vector: str,
-    query: str,
-    filters: SearchFilters,
-    limit: int,
-) -> list[dict[str, Any]]:
-    where, params = _where(filters)
-    config = TS_CONFIG.get(filters.language or "en", "english")
-    dim = embedder.dimension
+async def _lexical_ranks(
+    session: AsyncSession, chunk_ids: list[str], query: str, language: str | None
+) -> list[str]:
+    """The candidates' chunk ids ordered by full-text relevance (OR semantics).
+
+    Full text ranks the vector leg's candidates instead of scanning on its own: at
+    100k chunks an OR query over common words matches tens of thousands of rows and
+    ranking them costs 0.1-1 s (bench/retrieval_bench.py), more than the whole budget,
+    while paraphrased chat rarely matches words anyway. It adds evidence, never gates.
+    """
+    if not chunk_ids:
+        return []
+    config = TS_CONFIG.get(language or "en", "english")
     rows = await session.execute(
         text(
-            f"SELECT {COLUMNS}, 1 - (c.embedding::vector({dim}) <=> CAST(:q AS vector({dim})))"
-            " AS similarity, ts_rank_cd(c.tsv, query) AS lexical"
-            " FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id,"
+            "SELECT c.id::text AS chunk_id FROM kb_chunks c,"
             f" CAST(replace(CAST(plainto_tsquery('{config}', :text) AS text), '&', '|') AS tsquery)"
-            " AS query"
-            f" WHERE {where} AND c.tsv @@ query ORDER BY lexical DESC LIMIT :limit"
+            " AS query WHERE c.id = ANY(CAST(:ids AS uuid[])) AND c.tsv @@ query"
+            " ORDER BY ts_rank_cd(c.tsv, query) DESC"
         ),
-        {"q": vector, "text": query, "embedder": embedder.id, "limit": limit, **params},
+        {"text": query, "ids": chunk_ids},
     )
-    return [dict(row._mapping) for row in rows]
+    return [row.chunk_id for row in rows]
+
+
+async def _embeddings(session: AsyncSession, chunk_ids: list[str]) -> dict[str, np.ndarray]:
+    """Vectors of the few chunks MMR compares (fetching all candidates' costs ~25 ms)."""
+    if not chunk_ids:
+        return {}
+    rows = await session.execute(
+        text(
+            "SELECT id::text AS chunk_id, embedding::real[] AS embedding FROM kb_chunks"
+            " WHERE id = ANY(CAST(:ids AS uuid[]))"
+        ),
+        {"ids": chunk_ids},
+    )
+    return {row.chunk_id: np.asarray(row.embedding, dtype=np.float32) for row in rows}
 
 
 def _citation(row: dict[str, Any]) -> str:
@@ -209,25 +223,30 @@ async def search(
     timings["vector"] = (time.perf_counter() - started) * 1000
 
     started = time.perf_counter()
-    lexical = await _lexical_leg(session, embedder, literal, query, filters, limit)
+    lexical_order = await _lexical_ranks(
+        session, [row["chunk_id"] for row in primary], query, filters.language
+    )
+    by_id = {row["chunk_id"]: row for row in primary}
+    lexical = [by_id[chunk_id] for chunk_id in lexical_order]
     timings["lexical"] = (time.perf_counter() - started) * 1000
 
     started = time.perf_counter()
-    passages = rerank(query_vector, primary, lexical, filters, settings, top_k)
+    ranked = score_documents(primary, lexical, filters, settings)
+    heads = [documents["passages"][0]["chunk_id"] for _, documents in ranked[: top_k * 3]]
+    vectors_by_chunk = await _embeddings(session, heads)
+    passages = select_passages(ranked, vectors_by_chunk, settings, top_k)
     timings["rerank"] = (time.perf_counter() - started) * 1000
     return SearchResult(passages, usage, timings, widened)
 
 
-def rerank(
-    query_vector: np.ndarray,
+def score_documents(
     vector_rows: list[dict[str, Any]],
     lexical_rows: list[dict[str, Any]],
     filters: SearchFilters,
     settings: RagSettings,
-    top_k: int,
-) -> list[Passage]:
-    """Score documents from their passages and questions, keep one language version of
-    each, then pick diverse passages (MMR over the best passage of each document)."""
+) -> list[tuple[float, dict[str, Any]]]:
+    """Score documents from their best passage and best question (+ full-text rank and
+    metadata boosts); keep one language version per document. Best first."""
     documents: dict[str, dict[str, Any]] = {}
     for row in vector_rows:
         doc = documents.setdefault(row["document_id"], {"passages": [], "question": None})
@@ -239,15 +258,9 @@ def rerank(
     lexical_rank: dict[str, int] = {}
     for rank, row in enumerate(lexical_rows):
         lexical_rank.setdefault(row["document_id"], rank)
-        if row["kind"] == "passage":
-            doc = documents.setdefault(row["document_id"], {"passages": [], "question": None})
-            if all(p["chunk_id"] != row["chunk_id"] for p in doc["passages"]):
-                doc["passages"].append(row)
     documents = {key: doc for key, doc in documents.items() if doc["passages"]}
     if not documents:
         return []
-
-    passage_sims = [p["similarity"] for d in documents.values() for p in d["passages"]]
     question_sims = [d["question"] for d in documents.values() if d["question"] is not None]
     # a document not among the retrieved questions scores as the weakest one retrieved
     question_floor = min(question_sims) if question_sims else 0.0
@@ -264,48 +277,53 @@ def rerank(
         if filters.language and head["language"] == filters.language:
             score += settings.language_boost
         scores[document_id] = score
-    del passage_sims
 
     # one version per document family: the user's language when it was found (scored
     # with the family's best evidence), else the best-scoring version
     by_family: dict[str, list[str]] = {}
     for document_id in scores:
         by_family.setdefault(documents[document_id]["passages"][0]["slug"], []).append(document_id)
-    pool = []
+    ranked = []
     for versions in by_family.values():
         best = max(versions, key=scores.__getitem__)
         preferred = [
             v for v in versions if documents[v]["passages"][0]["language"] == filters.language
         ]
-        chosen_version = preferred[0] if preferred else best
-        scores[chosen_version] = scores[best]
-        pool.append(chosen_version)
+        chosen = preferred[0] if preferred else best
+        ranked.append((scores[best], documents[chosen]))
+    ranked.sort(key=lambda item: -item[0])
+    return ranked
 
-    def vector(row: dict[str, Any]) -> np.ndarray:
-        return np.asarray(row["embedding"], dtype=np.float32)
 
-    heads = {document_id: vector(documents[document_id]["passages"][0]) for document_id in pool}
-    chosen: list[str] = []
+def select_passages(
+    ranked: list[tuple[float, dict[str, Any]]],
+    vectors: dict[str, np.ndarray],
+    settings: RagSettings,
+    top_k: int,
+) -> list[Passage]:
+    """MMR over the documents' best passages, then second passages if too few documents."""
+    pool = [item for item in ranked if item[1]["passages"][0]["chunk_id"] in vectors]
+    chosen: list[tuple[float, dict[str, Any]]] = []
     while pool and len(chosen) < top_k:
 
-        def mmr(document_id: str) -> float:
-            redundancy = max((float(heads[document_id] @ heads[o]) for o in chosen), default=0.0)
-            lam = settings.mmr_lambda
-            return lam * scores[document_id] - (1 - lam) * redundancy
+        def mmr(item: tuple[float, dict[str, Any]]) -> float:
+            head = vectors[item[1]["passages"][0]["chunk_id"]]
+            redundancy = max(
+                (float(head @ vectors[other[1]["passages"][0]["chunk_id"]]) for other in chosen),
+                default=0.0,
+            )
+            return settings.mmr_lambda * item[0] - (1 - settings.mmr_lambda) * redundancy
 
         best = max(pool, key=mmr)
         chosen.append(best)
         pool.remove(best)
 
-    selected: list[tuple[str, dict[str, Any]]] = [
-        (document_id, documents[document_id]["passages"][0]) for document_id in chosen
-    ]
-    # fewer documents than asked: add second passages of the best documents
-    for document_id in chosen:
+    selected = [(score, doc["passages"][0]) for score, doc in chosen]
+    for score, doc in chosen:  # fewer documents than asked: add second passages
         if len(selected) >= top_k:
             break
-        extra = documents[document_id]["passages"][1 : settings.max_chunks_per_document]
-        selected.extend((document_id, row) for row in extra[: top_k - len(selected)])
+        extra = doc["passages"][1 : settings.max_chunks_per_document]
+        selected.extend((score, row) for row in extra[: top_k - len(selected)])
 
     return [
         Passage(
@@ -321,10 +339,10 @@ def rerank(
             source=row["source"],
             last_reviewed=row["last_reviewed"],
             content=row["content"],
-            score=scores[document_id],
+            score=score,
             similarity=float(row["similarity"]),
             citation=_citation(row),
-            embedding=vector(row),
+            embedding=vectors.get(row["chunk_id"]),
         )
-        for document_id, row in selected
+        for score, row in selected
     ]
