@@ -15,7 +15,9 @@ from pathlib import Path
 
 from wellcoach.chat.safety import assess
 
-DEFAULT = Path(__file__).parent / "data" / "crisis_labeled.jsonl"
+# the held-out set: written without seeing the detector or its exemplars
+DEFAULT = Path(__file__).parent / "data" / "crisis_holdout.jsonl"
+EXEMPLARS = Path(__file__).parents[1] / "wellcoach" / "chat" / "safety" / "exemplars.jsonl"
 
 
 def metrics(rows: list[tuple[bool, bool]]) -> dict[str, float]:
@@ -54,6 +56,8 @@ def main() -> None:
     numbered = [(n, json.loads(line)) for n, line in enumerate(lines, 1) if keep[args.split](n)]
     items = [item for _, item in numbered]
     print(f"{args.set.name}, split {args.split}: {len(items)} messages")
+    if args.set.read_bytes() == EXEMPLARS.read_bytes():
+        print("NOTE: this set is the detector's exemplar set: its figures are not a measure")
     results, timings = [], []
     for item in items:
         started = time.perf_counter()

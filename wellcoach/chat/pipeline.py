@@ -8,6 +8,7 @@ committed when this runs; every provider call becomes a ledger row.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import unicodedata
@@ -209,7 +210,8 @@ async def run_turn(
     with timer.step("preprocess"):
         turn.text, turn.language = preprocess(turn.text, turn.language)
     with timer.step("safety"):
-        verdict = assess(turn.text, turn.language)
+        # the exemplar layer embeds the message (a few ms of CPU): off the event loop
+        verdict = await asyncio.to_thread(assess, turn.text, turn.language)
         crisis, category = verdict.crisis, verdict.category
         if not crisis and openai_provider is not None and settings.llm.moderation:
             flagged = await openai_provider.moderation_flagged(turn.text)

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from wellcoach.chat.safety.patterns import IDIOMS, NEGATION, RULES
+from wellcoach.chat.safety.patterns import IDIOMS, NEGATED_STATEMENT, NEGATION, RULES
 
 THRESHOLD = 0.5
 EMERGENCY_CATEGORIES = (
@@ -49,8 +49,27 @@ def _mask_idioms(text: str) -> str:
     return text
 
 
-def assess(text: str, language: str | None = None) -> Assessment:
-    """Assess one message; `language` is a hint only (both languages are checked)."""
+def assess(text: str, language: str | None = None, *, semantic: bool = True) -> Assessment:
+    """Assess one message: the rules, then (unless they already found a crisis) the
+    similarity to labeled exemplars. `language` is a hint only: both are checked."""
+    verdict = assess_rules(text, language)
+    negated = any(name.startswith("negated:") for name in verdict.matches)
+    if verdict.crisis or negated or not semantic or not (text or "").strip():
+        # a statement the rules saw negated ("I would never hurt myself") stays negated:
+        # similarity cannot tell "never" from "want to"
+        return verdict
+    from wellcoach.chat.safety.semantic import index
+
+    exemplars = index()
+    judged = exemplars.judge(exemplars.embed(text))
+    if not judged.crisis:
+        return verdict
+    score = round(min(0.9, 0.55 + judged.margin), 3)
+    return Assessment(True, judged.category, score, (*verdict.matches, "semantic_exemplar"))
+
+
+def assess_rules(text: str, language: str | None = None) -> Assessment:
+    """The deterministic layer alone."""
     normalized = normalize(text or "")
     masked = _mask_idioms(normalized)
     best_score, best_category = 0.0, None
@@ -59,11 +78,14 @@ def assess(text: str, language: str | None = None) -> Assessment:
         haystack = normalized if rule.strong else masked
         for match in rule.pattern.finditer(haystack):
             if rule.negatable and NEGATION.search(haystack[: match.start()]):
+                matches.append(f"negated:{rule.name}")
                 continue
             matches.append(rule.name)
             if rule.score > best_score:
                 best_score, best_category = rule.score, rule.category
             break
+    if NEGATED_STATEMENT.search(normalized):
+        matches.append("negated:statement")
     crisis = best_score >= THRESHOLD
     return Assessment(
         crisis, best_category if crisis else None, round(best_score, 3), tuple(matches)

@@ -680,3 +680,11 @@ NEGATION = re.compile(
     r"\bno way (i|id)\b|\bno intention\b|\bmai\b|\bnon (lo |mi |ti )?farei\b|"
     r"\bnon ho intenzione di\b|\bnon penso di\b)(\W+\w+){0,4}\W*$"
 )
+
+# "I would never hurt myself": a negated statement the similarity layer must not flip
+NEGATED_STATEMENT = re.compile(
+    r"\b(never|wouldnt|would not|wont|will not|not going to|no way id?|dont want to)\b"
+    r"(\W+\w+){0,3}\W+(hurt|harm|kill|cut|end|off)\w*\s+(my\s*self|myself|my life|it all)\b"
+    r"|\bnon (mi )?(farei|faro|farei mai|faro mai) (mai )?(del )?male\b"
+    r"|\bmai (farmi del male|uccidermi|ammazzarmi|togliermi la vita)\b"
+)
