@@ -12,7 +12,8 @@ in a temporary directory, migrates it and
    transaction per query, warm-up first) with three filters; only the model is replaced, by
    an embedder that returns the query's prepared vector;
 4. measures recall@5 of the vector leg (its SQL, captured from a real search() call)
-   against exact search at ef_search 40, 100 and 200, and EXPLAINs every leg once.
+   against exact search at ef_search 40, 100, 200 and the configured value, and EXPLAINs
+   every statement once.
 
 Synthetic vectors: 300 unit cluster centres; a chunk is its cluster's centre plus noise in a
 24-d cluster subspace plus a little isotropic noise, L2-normalised (pairwise cosine ~0.0
@@ -48,13 +49,13 @@ import psycopg
 from pgvector.psycopg import register_vector
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from wellcoach.config import LlmSettings, RagSettings, Settings
 from wellcoach.costs.ledger import Usage, estimate_tokens
 from wellcoach.db import migrate
 from wellcoach.db.session import Database, unit_of_work
+from wellcoach.rag import retrieval
 from wellcoach.rag.documents import CATEGORIES
 from wellcoach.rag.embedders import UseEmbedder
 from wellcoach.rag.ingest import ingest
@@ -65,7 +66,6 @@ REPO = Path(__file__).resolve().parents[1]
 EMBEDDER_ID = "use-m3-512"
 DIM = 512
 HNSW_INDEX = "ix_kb_chunks_hnsw_use"
-EMBEDDING_COLUMN = "c.embedding::real[] AS embedding"  # in retrieval.COLUMNS
 DOCUMENTS = 2_000
 CLUSTERS, SUBSPACE = 300, 24
 CLUSTER_SPREAD, ISOTROPIC, QUERY_NOISE = 0.8, 0.02, 0.8
@@ -83,6 +83,11 @@ console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 @dataclass(frozen=True)
+# ef_search values swept for recall and latency: the configured one among them
+EFS = tuple(sorted({40, RagSettings().ef_search, 100, 200}))
+
+
+@dataclass(frozen=True)
 class Plan:
     sizes: tuple[int, ...]
     queries: int
@@ -91,7 +96,7 @@ class Plan:
     search_budget_s: float  # per filter pass, measured queries
     exact_budget_s: float  # per pass: SQL exact search (numpy for the queries left)
     sweep_budget_s: float  # per ef_search value
-    efs: tuple[int, ...] = (40, 100, 200)
+    efs: tuple[int, ...] = EFS
 
 
 FULL = Plan((10_000, 100_000), 200, 20, 200, 120.0, 60.0, 30.0)
@@ -293,14 +298,15 @@ def load_documents(url: str, docs: Documents) -> None:
                 copy.write_row(row)
 
 
-def load_chunks(url: str, chunks: Chunks, docs: Documents) -> dict[str, float]:
+def load_chunks(url: str, chunks: Chunks, docs: Documents) -> dict[str, Any]:
     """COPY into a staging table, INSERT with to_tsvector, rebuild the HNSW index, analyse."""
-    figures: dict[str, float] = {}
+    figures: dict[str, Any] = {}
     with psycopg.connect(url, autocommit=True) as conn:
         register_vector(conn)
         indexdef = conn.execute(
             "SELECT indexdef FROM pg_indexes WHERE indexname = %s", (HNSW_INDEX,)
         ).fetchone()[0]
+        figures["index_with"] = indexdef.split(" WITH ")[1].split(")")[0].strip("(")
         conn.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")
         conn.execute("TRUNCATE kb_chunks")
         conn.execute("DROP TABLE IF EXISTS bench_stage")
@@ -495,7 +501,6 @@ class PassResult:
     sql_agrees: int = 0  # ... and on which numpy found the same top-5
     plan_hnsw: dict[int, bool] = field(default_factory=dict)  # per ef: the planner picks HNSW
     forced_hnsw: dict[int, bool] = field(default_factory=dict)  # ... with seq/bitmap scans off
-    lean: list[float] = field(default_factory=list)  # vector leg without embedding::real[], ms
 
 
 def index_counters(url: str) -> tuple[int, int]:
@@ -547,33 +552,43 @@ def literal(vector: np.ndarray) -> str:
     return "[" + ",".join(f"{value:.7g}" for value in vector) + "]"
 
 
+VECTOR_LEG = "vector leg"
+CANDIDATES = "candidates (the vector leg + best passages of question-only documents)"
+
+
 def _leg_name(statement: str) -> str:
-    if "tsv @@" in statement:
-        return "lexical leg"
-    if "DISTINCT ON" in statement:
-        return "best passages of question-only documents"
-    return "vector leg"
+    if "set_config(" in statement:
+        return "settings"
+    if statement.startswith("WITH v AS"):
+        return CANDIDATES
+    if "c.content" in statement:
+        return "passage details (with the full-text rank)"
+    return VECTOR_LEG
 
 
 async def capture_search(
     sessions: Any, embedder: PreparedEmbedder, query: Query, filters: SearchFilters
 ) -> list[tuple[str, dict[str, Any]]]:
-    """Run one search() and return the SELECTs it sent, as the driver saw them."""
+    """Run one search() and return its statements, as the driver got them; first the vector
+    leg alone (search() sends it inside the candidates statement)."""
     embedder.vectors[" ".join(query.text.split())] = query.vector
     captured: list[tuple[str, dict[str, Any]]] = []
+    original = retrieval.run_statements
 
-    def grab(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
-        if statement.lstrip().upper().startswith("SELECT"):
-            captured.append((statement, dict(parameters)))
+    async def recording(session: Any, statements: list[Any]) -> list[list[dict]]:
+        captured.extend(statements)
+        return await original(session, statements)
 
-    async with sessions() as session, session.begin():
-        engine = (await session.connection()).engine.sync_engine
-        event.listen(engine, "before_cursor_execute", grab)
-        try:
+    retrieval.run_statements = recording
+    try:
+        async with sessions() as session, session.begin():
             await search(session, embedder, query.text, filters, RagSettings())
-        finally:
-            event.remove(engine, "before_cursor_execute", grab)
-    return captured
+    finally:
+        retrieval.run_statements = original
+    params = next(p for s, p in captured if _leg_name(s) == CANDIDATES)
+    query_params = {key: params[key] for key in ("q", "text", "config")}
+    leg = retrieval.vector_leg_statement(embedder, query_params, filters, RagSettings().candidates)
+    return [leg, *captured]
 
 
 async def explain_search(
@@ -642,17 +657,15 @@ async def run_recall(
     plans: list[str] = []
     try:
         captured = await capture_search(sessions, PreparedEmbedder(), queries[0], filters)
-        vector_sql = [(s, p) for s, p in captured if _leg_name(s) == "vector leg"]
+        vector_sql = [(s, p) for s, p in captured if _leg_name(s) == VECTOR_LEG]
         if not vector_sql or not {"q", "limit"} <= set(vector_sql[0][1]):
             raise RuntimeError("could not find the vector leg's SQL (q, limit) in search()")
         statement, base = vector_sql[0]
         result.where = statement.split(" WHERE ", 1)[1].split(" ORDER BY ")[0]
         if explain:
             plans = await explain_search(sessions, libpq, vector_sql[:1] + [
-                (s, p) for s, p in captured if _leg_name(s) != "vector leg"])  # fmt: skip
-
-        # the same SQL without fetching c.embedding::real[]: what the client-side parsing costs
-        lean = statement.replace(EMBEDDING_COLUMN, "NULL::real[] AS embedding")
+                (s, p) for s, p in captured if _leg_name(s) not in ("settings", VECTOR_LEG)
+            ])  # fmt: skip
 
         async def leg(
             vector: str, mode: str, ef: int, limit: int, sql: str = statement
@@ -722,16 +735,6 @@ async def run_recall(
                     "p50": percentile(stats["ms"], 0.5),
                     "p95": percentile(stats["ms"], 0.95),
                 }
-        if lean != statement:
-            samples: list[float] = []
-            deadline = time.perf_counter() + plan.sweep_budget_s
-            for query in queries:
-                if samples and time.perf_counter() > deadline:
-                    break
-                mode = "planner" if result.plan_hnsw.get(rag.ef_search, True) else "forced"
-                samples.append((await leg(literal(query.vector), mode, rag.ef_search,
-                                          rag.candidates, lean))[1])  # fmt: skip
-            result.lean = samples
     finally:
         await engine.dispose()
     return plans
@@ -762,7 +765,7 @@ def run_size(
         " rows/s"
     )
     console.print(
-        f"  HNSW build (m=16, ef_construction=64, maintenance_work_mem=1GB):"
+        f"  HNSW build ({load['index_with']}, maintenance_work_mem=1GB):"
         f" {load['hnsw_s']:.1f}s; VACUUM ANALYZE {load['vacuum_s']:.1f}s; sizes: heap"
         f" {load['heap_mb']:.0f} MB, TOAST {load['toast_mb']:.0f} MB, HNSW {load['hnsw_mb']:.0f}"
         f" MB, GIN {load['gin_mb']:.0f} MB"
@@ -792,7 +795,7 @@ def run_size(
         )
         console.print(f"    search() ms      {pcts(result.latency)}")
         console.print(f"    request ms       {pcts(result.request)}  (session+BEGIN+search+COMMIT)")
-        for part in ("embed", "vector", "lexical", "rerank"):
+        for part in ("embed", "vector", "rerank"):
             console.print(f"    {part:<16} {pcts(result.parts.get(part, []))}")
         console.print(
             f"    second vector queries (SearchResult.widened) {result.widened}; passages"
@@ -822,11 +825,6 @@ def run_size(
                 f" (LIMIT 5); rows {r['rows']:.1f}; vector leg p50 {r['p50']:.2f} ms"
                 f" p95 {r['p95']:.2f} ms; {r['n']} queries"
             )
-        if result.lean:
-            console.print(
-                f"    the vector leg at ef_search {RagSettings().ef_search} without fetching"
-                f" {EMBEDDING_COLUMN}: {pcts(result.lean)} ms ({len(result.lean)} queries)"
-            )
         if index == 0 or n == plan.sizes[-1]:
             console.print("    EXPLAIN ANALYZE of one search():")
             for line in plans:
@@ -839,8 +837,8 @@ def print_summary(
 ) -> None:
     rag = RagSettings()
     table = Table(title="retrieval bench summary (targets: search p95 ≤ 10 ms, recall@5 ≥ 0.95)")
-    columns = ["N", "filter", "vec sel", "p50", "p95", "p99", "vec p95", "lex p95", "rerank p95"]
-    columns += ["vec plan"] + [f"R@5 ef{ef}" for ef in (40, 100, 200)] + ["p95≤10", "R≥.95"]
+    columns = ["N", "filter", "vec sel", "p50", "p95", "p99", "cand p95", "rerank p95"]
+    columns += ["vec plan"] + [f"R@5 ef{ef}" for ef in EFS] + ["p95≤10", "R≥.95"]
     for column in columns:
         table.add_column(column, justify="left" if column == "filter" else "right", no_wrap=True)
     for item in summary:
@@ -849,7 +847,7 @@ def print_summary(
         r: PassResult = item["result"]
         p95 = percentile(r.latency, 0.95)
         recalls = []
-        for ef in (40, 100, 200):
+        for ef in EFS:
             mode = "planner" if r.plan_hnsw.get(ef, True) else "forced"
             value = r.recall.get((mode, ef), {}).get("recall", math.nan)
             if mode == "forced" and not r.forced_hnsw.get(ef):
@@ -858,13 +856,12 @@ def print_summary(
                 recalls.append(f"{value:.3f}" + ("" if mode == "planner" else "f"))
         mode = "planner" if r.plan_hnsw.get(rag.ef_search, True) else "forced"
         recall = r.recall.get((mode, rag.ef_search), {}).get("recall", math.nan)
-        plans = "/".join("H" if r.plan_hnsw.get(ef) else "seq" for ef in (40, 100, 200))
+        plans = "/".join("H" if r.plan_hnsw.get(ef) else "seq" for ef in EFS)
         table.add_row(
             f"{item['n'] // 1000}k", r.label, f"{r.vector_selectivity:.0%}",
             f"{percentile(r.latency, 0.5):.1f}", f"{p95:.1f}",
             f"{percentile(r.latency, 0.99):.1f}",
             f"{percentile(r.parts['vector'], 0.95):.1f}",
-            f"{percentile(r.parts['lexical'], 0.95):.1f}",
             f"{percentile(r.parts['rerank'], 0.95):.1f}",
             plans, *recalls,
             "yes" if p95 <= 10 else "NO", "yes" if recall >= 0.95 else "NO",
@@ -874,7 +871,7 @@ def print_summary(
     console.print(
         f"latencies in ms, search() with a prepared query vector (ef_search {rag.ef_search},"
         f" {rag.candidates} candidates); R@5 = recall@5 of the vector leg vs exact search."
-        " vec plan: the planner's scan for the vector leg at ef 40/100/200 (H = HNSW, seq ="
+        f" vec plan: the planner's scan for the vector leg at ef {'/'.join(map(str, EFS))} (H = HNSW, seq ="
         " exact scan); where it is seq, R@5 shows HNSW forced with seq/bitmap scans and sorts"
         " off (f)."
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import OrderedDict
 from typing import Protocol
 
 import numpy as np
@@ -39,6 +40,11 @@ class UseEmbedder:
 
     _shared: dict[int, object] = {}
     _lock = threading.Lock()
+    # a chat turn embeds its message twice (crisis check, then retrieval): the second
+    # is a lookup. Small, per process, keyed by the exact text; vectors are read-only.
+    _recent: OrderedDict[str, np.ndarray] = OrderedDict()
+    _recent_size = 256
+    _recent_lock = threading.Lock()
 
     def __init__(self, threads: int = 1) -> None:
         self.threads = threads
@@ -56,7 +62,20 @@ class UseEmbedder:
     def embed_sync(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.asarray(self._model().encode(texts), dtype=np.float32)
+        if len(texts) > 1:  # batches are ingest work: nothing to reuse
+            return np.asarray(self._model().encode(texts), dtype=np.float32)
+        with self._recent_lock:
+            cached = self._recent.get(texts[0])
+            if cached is not None:
+                self._recent.move_to_end(texts[0])
+                return cached[None, :]
+        vector = np.asarray(self._model().encode(texts), dtype=np.float32)[0]
+        vector.setflags(write=False)
+        with self._recent_lock:
+            self._recent[texts[0]] = vector
+            while len(self._recent) > self._recent_size:
+                self._recent.popitem(last=False)
+        return vector[None, :]
 
     async def embed(self, texts: list[str], *, purpose: str) -> tuple[np.ndarray, Usage]:
         started = time.perf_counter()

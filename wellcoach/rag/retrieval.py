@@ -7,11 +7,12 @@
    an Italian question, and the user's language wins ties through a boost. When
    the sport filter leaves too few documents, a second query drops it.
 2. Lexical signal: PostgreSQL full text (english/italian, OR semantics) ranks the
-   vector candidates; paraphrased chat rarely matches words, so it only adds rank
-   evidence through reciprocal rank fusion and never filters.
+   vector candidates in the same statement; paraphrased chat rarely matches words, so
+   it only adds rank evidence through reciprocal rank fusion and never filters.
 3. Reciprocal rank fusion, metadata boosts (the user's sport and language), one
    version per document family (an Italian and an English version of the same
-   document are one result), then MMR for diversity.
+   document are one result), then MMR for diversity. Text, metadata and vectors are
+   fetched only for the handful of passages MMR compares and returns.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from sqlalchemy import text
+import psycopg
+from psycopg.rows import dict_row
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.config import RagSettings
@@ -75,103 +78,128 @@ class SearchResult:
     widened: bool  # the sport filter left too little and was dropped
 
 
-COLUMNS = (
-    "c.id::text AS chunk_id, c.document_id, c.kind, d.slug, d.title, c.heading, d.topic,"
-    " c.category, c.sport, c.language, d.source, d.last_reviewed, c.content"
+# OR semantics: paraphrased chat shares few words with a passage, so any shared word counts
+TSQUERY = (
+    "CAST(replace(CAST(plainto_tsquery(CAST(%(config)s AS regconfig), %(text)s) AS text),"
+    " '&', '|') AS tsquery)"
 )
+# the HNSW beam, and filters that cannot starve the result; SET LOCAL semantics
+SETTINGS = (
+    "SELECT set_config('hnsw.ef_search', %(ef)s, true),"
+    " set_config('hnsw.iterative_scan', 'relaxed_order', true)"
+)
+CANDIDATE_COLUMNS = "id, document_id, kind, sport, language"
+Statement = tuple[str, dict[str, Any]]
 
 
 def _where(filters: SearchFilters) -> tuple[str, dict[str, Any]]:
     """Sport and category filter; language is a preference (a boost), not a filter."""
-    clauses = ["c.embedder_id = :embedder"]
+    clauses = ["c.embedder_id = %(embedder)s"]
     params: dict[str, Any] = {}
     if filters.sport:
-        clauses.append("c.sport IN (:sport, 'all')")
+        clauses.append("c.sport IN (%(sport)s, 'all')")
         params["sport"] = filters.sport
     if filters.category:
-        clauses.append("c.category = :category")
+        clauses.append("c.category = %(category)s")
         params["category"] = filters.category
     return " AND ".join(clauses), params
 
 
-async def _vector_leg(
-    session: AsyncSession,
-    embedder: Embedder,
-    vector: str,
-    filters: SearchFilters,
-    limit: int,
-) -> list[dict[str, Any]]:
+def _distance(dim: int) -> str:
+    return f"c.embedding::vector({dim}) <=> CAST(%(q)s AS vector({dim}))"
+
+
+def vector_leg_statement(
+    embedder: Embedder, query: dict[str, Any], filters: SearchFilters, limit: int
+) -> Statement:
+    """The nearest passages and questions by HNSW: the vector leg alone (the bench measures
+    its recall against exact search). Only what scoring needs: no join, no text."""
     where, params = _where(filters)
-    dim = embedder.dimension
-    rows = await session.execute(
-        text(
-            f"SELECT {COLUMNS}, 1 - (c.embedding::vector({dim}) <=> CAST(:q AS vector({dim})))"
-            f" AS similarity FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id"
-            f" WHERE {where}"
-            f" ORDER BY c.embedding::vector({dim}) <=> CAST(:q AS vector({dim})) LIMIT :limit"
-        ),
-        {"q": vector, "embedder": embedder.id, "limit": limit, **params},
+    distance = _distance(embedder.dimension)
+    return (
+        f"SELECT c.id::text AS chunk_id, c.document_id, c.kind, c.sport, c.language,"
+        f" 1 - ({distance}) AS similarity FROM kb_chunks c"
+        f" WHERE {where} ORDER BY {distance} LIMIT %(limit)s",
+        {**query, "embedder": embedder.id, "limit": limit, **params},
     )
-    found = [dict(row._mapping) for row in rows]
-    found.sort(key=lambda row: -row["similarity"])  # relaxed_order may return near-sorted rows
-    return found
 
 
-async def _best_passages(
-    session: AsyncSession, embedder: Embedder, vector: str, document_ids: list[str]
-) -> list[dict[str, Any]]:
-    """The closest passage of each document found only through its questions (exact, small)."""
-    dim = embedder.dimension
-    rows = await session.execute(
-        text(
-            f"SELECT DISTINCT ON (c.document_id) {COLUMNS},"
-            f" 1 - (c.embedding::vector({dim}) <=> CAST(:q AS vector({dim}))) AS similarity"
-            " FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id"
-            " WHERE c.document_id = ANY(:ids) AND c.kind = 'passage' AND c.embedder_id = :embedder"
-            f" ORDER BY c.document_id, c.embedding::vector({dim}) <=> CAST(:q AS vector({dim}))"
-        ),
-        {"q": vector, "ids": document_ids, "embedder": embedder.id},
+def candidates_statement(
+    embedder: Embedder, query: dict[str, Any], filters: SearchFilters, limit: int
+) -> Statement:
+    """The vector leg, plus the closest passage of each document it found only through
+    its questions (exact over that document's passages), in one statement."""
+    nearest, params = vector_leg_statement(embedder, query, filters, limit)
+    distance = _distance(embedder.dimension)
+    return (
+        f"WITH v AS MATERIALIZED ({nearest}),"
+        " missing AS (SELECT document_id FROM v GROUP BY document_id"
+        " HAVING bool_and(kind = 'question'))"
+        " SELECT * FROM v UNION ALL"
+        " SELECT * FROM (SELECT DISTINCT ON (c.document_id) c.id::text AS chunk_id,"
+        f" c.document_id, c.kind, c.sport, c.language, 1 - ({distance}) AS similarity"
+        " FROM kb_chunks c WHERE c.document_id IN (SELECT document_id FROM missing)"
+        " AND c.kind = 'passage' AND c.embedder_id = %(embedder)s"
+        f" ORDER BY c.document_id, {distance}) best",
+        params,
     )
-    return [dict(row._mapping) for row in rows]
 
 
-async def _lexical_ranks(
-    session: AsyncSession, chunk_ids: list[str], query: str, language: str | None
-) -> list[str]:
-    """The candidates' chunk ids ordered by full-text relevance (OR semantics).
+def details_statement(query: dict[str, Any], chunk_ids: list[str], vectors: bool) -> Statement:
+    """Text, document metadata, full-text rank and (for MMR) the vectors of the few
+    passages that can be returned. Full text ranks these candidates instead of scanning
+    on its own: at 100k chunks an OR query over common words matches tens of thousands
+    of rows and ranking them costs 0.1-1 s, while paraphrased chat rarely matches words
+    anyway. It adds evidence, never gates. Vectors travel in pgvector's binary form."""
+    vector_column = "vector_send(c.embedding)" if vectors else "NULL::bytea"
+    return (
+        "SELECT c.id::text AS chunk_id, c.heading, c.category, c.content, d.slug, d.title,"
+        f" d.topic, d.source, d.last_reviewed, {vector_column} AS vector,"
+        " CASE WHEN c.tsv @@ tsq.query THEN ts_rank_cd(c.tsv, tsq.query) END AS lexical"
+        f" FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id,"
+        f" (SELECT {TSQUERY} AS query) tsq"
+        " WHERE c.id = ANY(CAST(%(ids)s AS uuid[]))",
+        {"text": query["text"], "config": query["config"], "ids": chunk_ids},
+    )
 
-    Full text ranks the vector leg's candidates instead of scanning on its own: at
-    100k chunks an OR query over common words matches tens of thousands of rows and
-    ranking them costs 0.1-1 s (bench/retrieval_bench.py), more than the whole budget,
-    while paraphrased chat rarely matches words anyway. It adds evidence, never gates.
+
+async def run_statements(session: AsyncSession, statements: list[Statement]) -> list[list[dict]]:
+    """Run statements in the session's transaction, in one round trip, on the driver.
+
+    Search is the hottest read path: psycopg's pipeline sends the statements together,
+    and they are never server-prepared, so each gets a plan made for its own vector (a
+    generic plan cannot see it and may skip the HNSW index). Driver errors surface as
+    SQLAlchemy's, like every other database error.
     """
-    if not chunk_ids:
-        return []
-    config = TS_CONFIG.get(language or "en", "english")
-    rows = await session.execute(
-        text(
-            "SELECT c.id::text AS chunk_id FROM kb_chunks c,"
-            f" CAST(replace(CAST(plainto_tsquery('{config}', :text) AS text), '&', '|') AS tsquery)"
-            " AS query WHERE c.id = ANY(CAST(:ids AS uuid[])) AND c.tsv @@ query"
-            " ORDER BY ts_rank_cd(c.tsv, query) DESC"
-        ),
-        {"text": query, "ids": chunk_ids},
-    )
-    return [row.chunk_id for row in rows]
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    cursors = []
+    try:
+        async with driver.pipeline():
+            for sql, params in statements:
+                cursor = driver.cursor(row_factory=dict_row)
+                await cursor.execute(sql, params, prepare=False)
+                cursors.append(cursor)
+        return [await cursor.fetchall() for cursor in cursors]
+    except psycopg.Error as exc:
+        raise DBAPIError(statements[-1][0], statements[-1][1], exc) from exc
 
 
-async def _embeddings(session: AsyncSession, chunk_ids: list[str]) -> dict[str, np.ndarray]:
-    """Vectors of the few chunks MMR compares (fetching all candidates' costs ~25 ms)."""
-    if not chunk_ids:
-        return {}
-    rows = await session.execute(
-        text(
-            "SELECT id::text AS chunk_id, embedding::real[] AS embedding FROM kb_chunks"
-            " WHERE id = ANY(CAST(:ids AS uuid[]))"
-        ),
-        {"ids": chunk_ids},
-    )
-    return {row.chunk_id: np.asarray(row.embedding, dtype=np.float32) for row in rows}
+def _by_similarity(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows.sort(key=lambda row: -row["similarity"])  # relaxed_order returns near-sorted rows
+    return rows
+
+
+def _with_vectors(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    details = {}
+    for detail in rows:
+        raw = detail.pop("vector")
+        # vector_send: int16 dimension, int16 unused, then big-endian float4s
+        detail["embedding"] = (
+            np.frombuffer(raw, dtype=">f4", offset=4).astype(np.float32) if raw else None
+        )
+        details[detail["chunk_id"]] = detail
+    return details
 
 
 def _citation(row: dict[str, Any]) -> str:
@@ -186,7 +214,10 @@ async def search(
     settings: RagSettings,
     top_k: int | None = None,
 ) -> SearchResult:
-    """The best `top_k` passages for `query` (the caller records `usage` in the ledger)."""
+    """The best `top_k` passages for `query` (the caller records `usage` in the ledger).
+
+    Two round trips: the candidates (with the HNSW settings, pipelined), then text,
+    metadata, full-text rank and vectors of the best few documents' passages."""
     query = " ".join(query.split())
     if not query:
         raise InvalidInput("The search query is empty.")
@@ -196,112 +227,151 @@ async def search(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     vectors, usage = await embedder.embed([query], purpose="retrieval")
-    query_vector = vectors[0]
-    literal = "[" + ",".join(f"{value:.7g}" for value in query_vector) + "]"
+    literal = "[" + ",".join(map(str, vectors[0].tolist())) + "]"
+    config = TS_CONFIG.get(filters.language or "en", "english")
+    prepared = {"q": literal, "text": query, "config": config}
     timings["embed"] = (time.perf_counter() - started) * 1000
 
     started = time.perf_counter()
-    await session.execute(text(f"SET LOCAL hnsw.ef_search = {int(settings.ef_search)}"))
-    await session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
     limit = settings.candidates
     # all languages in one query: the multilingual embedder makes an English passage a
     # good answer to an Italian question, and the language boost prefers the user's own
-    rows = await _vector_leg(session, embedder, literal, filters, limit)
+    _, rows = await run_statements(
+        session,
+        [
+            (SETTINGS, {"ef": str(int(settings.ef_search))}),
+            candidates_statement(embedder, prepared, filters, limit),
+        ],
+    )
     widened = False
     if filters.sport and len({row["document_id"] for row in rows}) < top_k:
         # too little for this sport: fall back to every sport
         widened = True
-        wider = await _vector_leg(session, embedder, literal, replace(filters, sport=None), limit)
+        wider_filters = replace(filters, sport=None)
+        [wider] = await run_statements(
+            session, [candidates_statement(embedder, prepared, wider_filters, limit)]
+        )
         seen = {row["chunk_id"] for row in rows}
         rows += [row for row in wider if row["chunk_id"] not in seen]
-    primary = rows
-    missing = {row["document_id"] for row in primary if row["kind"] == "question"} - {
-        row["document_id"] for row in primary if row["kind"] == "passage"
-    }
-    if missing:
-        primary += await _best_passages(session, embedder, literal, sorted(missing))
     timings["vector"] = (time.perf_counter() - started) * 1000
 
     started = time.perf_counter()
-    lexical_order = await _lexical_ranks(
-        session, [row["chunk_id"] for row in primary], query, filters.language
-    )
-    by_id = {row["chunk_id"]: row for row in primary}
-    lexical = [by_id[chunk_id] for chunk_id in lexical_order]
-    timings["lexical"] = (time.perf_counter() - started) * 1000
-
-    started = time.perf_counter()
-    ranked = score_documents(primary, lexical, filters, settings)
-    heads = [documents["passages"][0]["chunk_id"] for _, documents in ranked[: top_k * 3]]
-    vectors_by_chunk = await _embeddings(session, heads)
-    passages = select_passages(ranked, vectors_by_chunk, settings, top_k)
+    scored = score_documents(_by_similarity(rows), filters, settings)
+    # enough documents for MMR after language versions of one document are merged
+    shortlist = scored[: top_k * settings.shortlist_factor]
+    heads = [doc["passages"][0]["chunk_id"] for _, doc in shortlist]
+    [found] = await run_statements(session, [details_statement(prepared, heads, vectors=True)])
+    details = _with_vectors(found)
+    ranked = rank_families(shortlist, details, filters, settings)
+    chosen = select_passages(ranked, details, settings, top_k)
+    extra = [row["chunk_id"] for _, row in chosen if row["chunk_id"] not in details]
+    if extra:
+        [found] = await run_statements(session, [details_statement(prepared, extra, vectors=False)])
+        details |= _with_vectors(found)
+    passages = [_passage(score, row, details[row["chunk_id"]]) for score, row in chosen]
     timings["rerank"] = (time.perf_counter() - started) * 1000
     return SearchResult(passages, usage, timings, widened)
 
 
+def _passage(score: float, row: dict[str, Any], detail: dict[str, Any]) -> Passage:
+    return Passage(
+        chunk_id=row["chunk_id"],
+        document_id=row["document_id"],
+        slug=detail["slug"],
+        title=detail["title"],
+        heading=detail["heading"],
+        topic=detail["topic"],
+        category=detail["category"],
+        sport=row["sport"],
+        language=row["language"],
+        source=detail["source"],
+        last_reviewed=detail["last_reviewed"],
+        content=detail["content"],
+        score=score,
+        similarity=float(row["similarity"]),
+        citation=_citation(row | detail),
+        embedding=detail["embedding"],
+    )
+
+
 def score_documents(
-    vector_rows: list[dict[str, Any]],
-    lexical_rows: list[dict[str, Any]],
-    filters: SearchFilters,
-    settings: RagSettings,
+    rows: list[dict[str, Any]], filters: SearchFilters, settings: RagSettings
 ) -> list[tuple[float, dict[str, Any]]]:
-    """Score documents from their best passage and best question (+ full-text rank and
-    metadata boosts); keep one language version per document. Best first."""
+    """Score documents from their best passage and best question, plus the metadata
+    boosts. Best first; each document keeps its passages, best first."""
     documents: dict[str, dict[str, Any]] = {}
-    for row in vector_rows:
+    for row in rows:
         doc = documents.setdefault(row["document_id"], {"passages": [], "question": None})
         if row["kind"] == "question":
             if doc["question"] is None or row["similarity"] > doc["question"]:
                 doc["question"] = row["similarity"]
         else:
             doc["passages"].append(row)
-    lexical_rank: dict[str, int] = {}
-    for rank, row in enumerate(lexical_rows):
-        lexical_rank.setdefault(row["document_id"], rank)
     documents = {key: doc for key, doc in documents.items() if doc["passages"]}
     if not documents:
         return []
     question_sims = [d["question"] for d in documents.values() if d["question"] is not None]
     # a document not among the retrieved questions scores as the weakest one retrieved
     question_floor = min(question_sims) if question_sims else 0.0
-    scores: dict[str, float] = {}
-    for document_id, doc in documents.items():
+    scored = []
+    for doc in documents.values():
         doc["passages"].sort(key=lambda p: -p["similarity"])
         head = doc["passages"][0]
         question = doc["question"] if doc["question"] is not None else question_floor
         score = settings.passage_weight * head["similarity"] + settings.question_weight * question
-        if document_id in lexical_rank:
-            score += settings.lexical_weight / (settings.rrf_k + lexical_rank[document_id] + 1)
         if filters.sport and head["sport"] == filters.sport:
             score += settings.sport_boost
         if filters.language and head["language"] == filters.language:
             score += settings.language_boost
-        scores[document_id] = score
+        scored.append((score, doc))
+    scored.sort(key=lambda item: -item[0])
+    return scored
 
-    # one version per document family: the user's language when it was found (scored
-    # with the family's best evidence), else the best-scoring version
-    by_family: dict[str, list[str]] = {}
-    for document_id in scores:
-        by_family.setdefault(documents[document_id]["passages"][0]["slug"], []).append(document_id)
+
+def rank_families(
+    scored: list[tuple[float, dict[str, Any]]],
+    details: dict[str, dict[str, Any]],
+    filters: SearchFilters,
+    settings: RagSettings,
+) -> list[tuple[float, dict[str, Any]]]:
+    """Fuse the full-text rank (reciprocal rank fusion) and keep one language version per
+    document family: the user's language when it was found, scored with the family's
+    best evidence, else the best-scoring version. Best first."""
+    lexical = sorted(
+        (d for d in details.values() if d["lexical"] is not None), key=lambda d: -d["lexical"]
+    )
+    lexical_rank = {detail["chunk_id"]: rank for rank, detail in enumerate(lexical)}
+    by_family: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+    for score, doc in scored:
+        head = doc["passages"][0]["chunk_id"]
+        if head not in details:
+            continue
+        if head in lexical_rank:
+            score += settings.lexical_weight / (settings.rrf_k + lexical_rank[head] + 1)
+        by_family.setdefault(details[head]["slug"], []).append((score, doc))
     ranked = []
     for versions in by_family.values():
-        best = max(versions, key=scores.__getitem__)
+        best = max(versions, key=lambda item: item[0])
         preferred = [
-            v for v in versions if documents[v]["passages"][0]["language"] == filters.language
+            item for item in versions if item[1]["passages"][0]["language"] == filters.language
         ]
-        chosen = preferred[0] if preferred else best
-        ranked.append((scores[best], documents[chosen]))
+        ranked.append((best[0], preferred[0][1] if preferred else best[1]))
     ranked.sort(key=lambda item: -item[0])
     return ranked
 
 
 def select_passages(
     ranked: list[tuple[float, dict[str, Any]]],
-    vectors: dict[str, np.ndarray],
+    details: dict[str, dict[str, Any]],
     settings: RagSettings,
     top_k: int,
-) -> list[Passage]:
+) -> list[tuple[float, dict[str, Any]]]:
     """MMR over the documents' best passages, then second passages if too few documents."""
+    vectors = {
+        chunk_id: detail["embedding"]
+        for chunk_id, detail in details.items()
+        if detail.get("embedding") is not None
+    }
     pool = [item for item in ranked if item[1]["passages"][0]["chunk_id"] in vectors]
     chosen: list[tuple[float, dict[str, Any]]] = []
     while pool and len(chosen) < top_k:
@@ -324,25 +394,4 @@ def select_passages(
             break
         extra = doc["passages"][1 : settings.max_chunks_per_document]
         selected.extend((score, row) for row in extra[: top_k - len(selected)])
-
-    return [
-        Passage(
-            chunk_id=row["chunk_id"],
-            document_id=row["document_id"],
-            slug=row["slug"],
-            title=row["title"],
-            heading=row["heading"],
-            topic=row["topic"],
-            category=row["category"],
-            sport=row["sport"],
-            language=row["language"],
-            source=row["source"],
-            last_reviewed=row["last_reviewed"],
-            content=row["content"],
-            score=score,
-            similarity=float(row["similarity"]),
-            citation=_citation(row),
-            embedding=vectors.get(row["chunk_id"]),
-        )
-        for score, row in selected
-    ]
+    return selected

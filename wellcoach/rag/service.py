@@ -61,10 +61,11 @@ async def search_kb(
 async def document_passages(
     session: AsyncSession, ranked: list[Passage]
 ) -> dict[str, list[Passage]]:
-    """Every passage of the given documents, in reading order (for the offline composer)."""
+    """Every passage of the given documents, in reading order (for the offline composer).
+    Only the columns it needs: loading whole chunks would decode their vectors too."""
     by_id = {passage.document_id: passage for passage in ranked}
-    rows = await session.scalars(
-        select(KbChunk)
+    rows = await session.execute(
+        select(KbChunk.id, KbChunk.document_id, KbChunk.heading, KbChunk.content)
         .where(KbChunk.document_id.in_(list(by_id)), KbChunk.kind == "passage")
         .order_by(KbChunk.document_id, KbChunk.ordinal)
     )
