@@ -82,7 +82,6 @@ PASSES = (
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
-@dataclass(frozen=True)
 # ef_search values swept for recall and latency: the configured one among them
 EFS = tuple(sorted({40, RagSettings().ef_search, 100, 200}))
 
@@ -871,8 +870,9 @@ def print_summary(
     console.print(
         f"latencies in ms, search() with a prepared query vector (ef_search {rag.ef_search},"
         f" {rag.candidates} candidates); R@5 = recall@5 of the vector leg vs exact search."
-        f" vec plan: the planner's scan for the vector leg at ef {'/'.join(map(str, EFS))} (H = HNSW, seq ="
-        " exact scan); where it is seq, R@5 shows HNSW forced with seq/bitmap scans and sorts"
+        " vec plan: the planner's scan for the vector leg at ef"
+        f" {'/'.join(map(str, EFS))} (H = HNSW, seq = exact scan); where it is seq, R@5"
+        " shows HNSW forced with seq/bitmap scans and sorts"
         " off (f)."
     )
     for item in summary:

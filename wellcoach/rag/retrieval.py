@@ -227,7 +227,7 @@ async def search(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     vectors, usage = await embedder.embed([query], purpose="retrieval")
-    literal = "[" + ",".join(map(str, vectors[0].tolist())) + "]"
+    literal = "[" + ",".join(map("{:.7g}".format, vectors[0].tolist())) + "]"  # 7 digits: float4
     config = TS_CONFIG.get(filters.language or "en", "english")
     prepared = {"q": literal, "text": query, "config": config}
     timings["embed"] = (time.perf_counter() - started) * 1000
