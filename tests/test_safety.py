@@ -1,17 +1,20 @@
-"""The crisis check: categories, idioms, negation, normalisation, and the CLI."""
+"""The crisis check: categories, idioms, negation, past statements, normalisation, the
+classifier layer (its shipped weights, a held-out floor) and the CLI."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from wellcoach.chat.safety import assess, explain, normalize
+from wellcoach.chat.safety import assess, assess_rules, combine, explain, normalize, semantic
+from wellcoach.rag.embedders import UseEmbedder
 
-HOLDOUT = Path(__file__).parents[1] / "bench" / "data" / "crisis_holdout.jsonl"
+DATA = Path(__file__).parents[1] / "bench" / "data"
 
 
 @pytest.mark.parametrize(
@@ -62,6 +65,17 @@ def test_crisis_categories(text, category):
         "I'm so nervous for tomorrow",
         "I would never hurt myself, don't worry",
         "how do I fix my free throw routine?",
+        "i literally wanted to die during that hill session lol",
+        "did 20 min of wall sits, cant feel my legs haha",
+        "that conditioning circuit was suicide in this humidity",
+        "we need to cut three players before the season, how do i do it kindly",
+        "got a pain under my shoulder blade after rowing",
+        "our club is running a suicide prevention evening, can you suggest speakers?",
+        "il circuito di oggi è stato un suicidio",
+        "non mi toglierei mai la vita, sono solo stanco",
+        "my coach is going to kill me if I miss the bus again",
+        "how should I taper before the regional final?",
+        "mi fa male il ginocchio quando scendo le scale, cosa posso fare?",
     ],
 )
 def test_idioms_and_ordinary_messages_are_not_crises(text):
@@ -73,6 +87,58 @@ def test_idioms_and_ordinary_messages_are_not_crises(text):
 def test_an_idiom_never_hides_a_real_statement():
     verdict = assess("this drill is killing me and honestly I want to kill myself")
     assert verdict.crisis and verdict.category == "suicidal_ideation"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I used to self-harm but I've been clean for two years thanks to my therapist",
+        "had suicidal thoughts back in high school, therapy helped and I'm in a good place now",
+        "qualche anno fa mi tagliavo, ne sono uscita grazie alla psicologa",
+        "tre anni fa ho pensato di farla finita, ora sto bene e voglio aiutare gli altri",
+    ],
+)
+def test_a_recovered_past_is_not_a_crisis(text):
+    verdict = assess(text)
+    assert not verdict.crisis, (text, verdict)
+    assert "negated:past" in verdict.matches
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I used to cut, therapy helped for a while but I did it again tonight",
+        "l'anno scorso ne ero uscito con la terapia ma stasera mi sono tagliato di nuovo",
+    ],
+)
+def test_a_relapse_now_is_a_crisis_even_after_a_recovered_past(text):
+    verdict = assess(text)
+    assert verdict.crisis and verdict.category == "self_harm", (text, verdict)
+
+
+def test_a_distant_faint_is_history_but_a_collapse_now_is_an_emergency():
+    assert not assess("I fainted once three years ago at a blood drive, ok to race?").crisis
+    assert not assess("sono svenuto una volta anni fa dal dentista, posso fare la gara?").crisis
+    now = assess("my friend collapsed, he had heart surgery two years ago")
+    assert now.crisis and now.category == "medical_emergency"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "packed up my room and gave my bike to my cousin. wont be needing it after friday",
+        "my roommate has been saying goodbye to everyone and gave away her medals",
+        "il mio compagno di stanza saluta tutti come se partisse per sempre e ha regalato le sue "
+        "medaglie",
+        "ive been hiding the marks on my arms under my warm up jacket",
+    ],
+)
+def test_the_classifier_adds_indirect_crises_the_rules_miss(text):
+    assert not assess_rules(text).crisis
+    verdict = assess(text)
+    assert verdict.crisis, (text, verdict)
+    assert "semantic_classifier" in verdict.matches
+    assert 0.5 <= verdict.score <= 0.9
 
 
 def test_normalisation_handles_caps_accents_apostrophes_and_stretching():
@@ -96,15 +162,42 @@ def test_cli_reads_stdin_and_text():
     assert json.loads(one.stdout)["category"] == "overdose"
 
 
-def test_held_out_set_recall_and_precision_do_not_regress():
-    """A regression gate at the measured level on the held-out set (written blind to the
-    detector; bench/crisis_bench.py prints the detail). The issue's targets, recall 0.95
-    and precision 0.85, are not reached yet: see the closing note."""
-    rows = [json.loads(line) for line in HOLDOUT.read_text().splitlines() if line.strip()]
-    assert len(rows) >= 80
-    guesses = [(row["crisis"], assess(row["text"], row["language"]).crisis) for row in rows]
+def test_the_shipped_weights_match_the_shipped_exemplars():
+    """classifier.jsonl must be regenerated (python -m wellcoach.chat.safety.training)
+    whenever exemplars.jsonl changes; else the layer retrains at first use."""
+    loaded = semantic.load(semantic.WEIGHTS, semantic.EXEMPLARS)
+    assert loaded is not None
+    assert loaded.weights.shape == (UseEmbedder.dimension, len(semantic.CLASSES))
+    blind = {row["text"] for row in semantic.read_rows(DATA / "crisis_blind.jsonl")}
+    assert not blind & {row["text"] for row in semantic.read_rows(semantic.EXEMPLARS)}
+
+
+def test_without_current_weights_the_layer_retrains_to_the_same_classifier(tmp_path):
+    fresh = semantic.SemanticLayer(weights=tmp_path / "missing.jsonl")
+    shipped = semantic.layer()
+    vector = shipped.embed("packed my bag and said goodbye to the team for good")
+    assert np.allclose(fresh.probabilities(vector), shipped.probabilities(vector), atol=1e-3)
+
+
+def test_held_out_recall_and_precision_meet_the_targets():
+    """Trained without the holdout set (labeled + extra), both layers on the holdout set
+    (160 messages written blind to the detector) reach the targets, recall 0.95 and
+    precision 0.85. bench/crisis_bench.py --cv and --set print the detail."""
+    train = semantic.read_rows(DATA / "crisis_labeled.jsonl") + semantic.read_rows(
+        DATA / "crisis_extra.jsonl"
+    )
+    test = semantic.read_rows(DATA / "crisis_holdout.jsonl")
+    assert len(test) >= 80
+    embedder = UseEmbedder()
+    vectors = embedder.embed_sync([row["text"] for row in train])
+    classifier = semantic.fit(vectors, semantic.labels(train))
+    probabilities = classifier.probabilities(embedder.embed_sync([row["text"] for row in test]))
+    guesses = [
+        (row["crisis"], combine(assess_rules(row["text"]), p).crisis)
+        for row, p in zip(test, probabilities, strict=True)
+    ]
     tp = sum(1 for truth, guess in guesses if truth and guess)
     fn = sum(1 for truth, guess in guesses if truth and not guess)
     fp = sum(1 for truth, guess in guesses if guess and not truth)
-    assert tp / (tp + fn) >= 0.90
-    assert tp / (tp + fp) >= 0.74
+    assert tp / (tp + fn) >= 0.95
+    assert tp / (tp + fp) >= 0.85

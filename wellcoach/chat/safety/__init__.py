@@ -1,9 +1,12 @@
 """Crisis detection: a deterministic English + Italian check, first in every turn.
 
-High recall by design: explicit statements always count, sports idioms only mask
-the ambiguous words they explain ("this drill is killing me"), and a negation just
-before a statement ("I would never hurt myself") lifts it. It never depends on
-retrieval; the provider's moderation may add a crisis, never remove one.
+Two layers. The rules (patterns.py) count explicit statements; sports idioms mask the
+ambiguous words they explain ("this drill is killing me"), a negation just before a
+statement ("I would never hurt myself") or a recovered past ("two years clean") lifts
+it (context.py). Messages the rules pass go to a small classifier on the offline
+multilingual embedding (semantic.py), which only adds crises, never removes one.
+It never depends on retrieval; the provider's moderation may add a crisis, never
+remove one. bench/crisis_bench.py measures both layers.
 """
 
 from __future__ import annotations
@@ -11,10 +14,22 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from wellcoach.chat.safety.patterns import IDIOMS, NEGATED_STATEMENT, NEGATION, RULES
+from wellcoach.chat.safety.context import (
+    IDIOMS,
+    NEGATED_STATEMENT,
+    NEGATION,
+    distant,
+    recovered,
+)
+from wellcoach.chat.safety.patterns import MEDICAL, RULES
+
+if TYPE_CHECKING:
+    import numpy as np
 
 THRESHOLD = 0.5
+IDIOM_MATCH = "masked:idiom"
 EMERGENCY_CATEGORIES = (
     "suicidal_ideation",
     "self_harm",
@@ -50,28 +65,50 @@ def _mask_idioms(text: str) -> str:
 
 
 def assess(text: str, language: str | None = None, *, semantic: bool = True) -> Assessment:
-    """Assess one message: the rules, then (unless they already found a crisis) the
-    similarity to labeled exemplars. `language` is a hint only: both are checked."""
+    """Assess one message: the rules, then (unless they already decided) the classifier
+    on its embedding. `language` is a hint only: both languages are checked."""
     verdict = assess_rules(text, language)
-    negated = any(name.startswith("negated:") for name in verdict.matches)
-    if verdict.crisis or negated or not semantic or not (text or "").strip():
-        # a statement the rules saw negated ("I would never hurt myself") stays negated:
-        # similarity cannot tell "never" from "want to"
+    if not semantic or not (text or "").strip() or settled(verdict):
         return verdict
-    from wellcoach.chat.safety.semantic import index
+    from wellcoach.chat.safety.semantic import layer
 
-    exemplars = index()
-    judged = exemplars.judge(exemplars.embed(text))
+    classifier = layer()
+    return combine(verdict, classifier.probabilities(classifier.embed(text)))
+
+
+def settled(verdict: Assessment) -> bool:
+    """Whether the rules alone decide: a crisis they found, or a statement they saw
+    negated or told as past ("I would never hurt myself", "two years clean"), which
+    similarity cannot tell from "want to"."""
+    return verdict.crisis or any(name.startswith("negated:") for name in verdict.matches)
+
+
+def combine(
+    verdict: Assessment, probabilities: np.ndarray, threshold: float | None = None
+) -> Assessment:
+    """The rules' verdict plus the classifier's class probabilities for the message
+    (`threshold` overrides the classifier's, for cross-validation)."""
+    from wellcoach.chat.safety.semantic import THRESHOLD, decide
+
+    if settled(verdict):
+        return verdict
+    judged = decide(
+        probabilities,
+        idiom=IDIOM_MATCH in verdict.matches,
+        threshold=THRESHOLD if threshold is None else threshold,
+    )
     if not judged.crisis:
         return verdict
-    score = round(min(0.9, 0.55 + judged.margin), 3)
-    return Assessment(True, judged.category, score, (*verdict.matches, "semantic_exemplar"))
+    return Assessment(
+        True, judged.category, judged.score, (*verdict.matches, "semantic_classifier")
+    )
 
 
 def assess_rules(text: str, language: str | None = None) -> Assessment:
     """The deterministic layer alone."""
     normalized = normalize(text or "")
     masked = _mask_idioms(normalized)
+    past = recovered(normalized)
     best_score, best_category = 0.0, None
     matches: list[str] = []
     for rule in RULES:
@@ -80,12 +117,22 @@ def assess_rules(text: str, language: str | None = None) -> Assessment:
             if rule.negatable and NEGATION.search(haystack[: match.start()]):
                 matches.append(f"negated:{rule.name}")
                 continue
+            if past:
+                matches.append(f"negated:past:{rule.name}")
+                continue
+            if rule.category == MEDICAL and distant(haystack, match.start(), match.end()):
+                matches.append(f"past:{rule.name}")
+                continue
             matches.append(rule.name)
             if rule.score > best_score:
                 best_score, best_category = rule.score, rule.category
             break
     if NEGATED_STATEMENT.search(normalized):
         matches.append("negated:statement")
+    if past:
+        matches.append("negated:past")
+    if masked != normalized:
+        matches.append(IDIOM_MATCH)
     crisis = best_score >= THRESHOLD
     return Assessment(
         crisis, best_category if crisis else None, round(best_score, 3), tuple(matches)
