@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.audit import RequestContext
@@ -50,14 +53,48 @@ def get_context(request: Request) -> RequestContext:
     )
 
 
-def get_unit_of_work(request: Request):  # noqa: ANN201
-    """A factory of units of work, for routes that must commit in steps (chat turns)."""
-    override = getattr(request.app.state, "session_override", None)
-    return override if override is not None else request.app.state.platform.unit_of_work
+TURNS_RUNNING = Gauge("wellcoach_chat_turns_running", "Chat turns running in this process")
+TURNS_QUEUED = Counter(
+    "wellcoach_chat_turns_queued_total", "Chat turns handed to a worker", ["reason"]
+)
+
+
+class TurnSlots:
+    """How many chat turns this process runs at once. A turn that finds no slot within
+    `wait_seconds` goes to the queue (a worker answers it over Socket.IO), so overload
+    makes replies later, never errors."""
+
+    def __init__(self, limit: int, wait_seconds: float) -> None:
+        self.limit = limit
+        self.wait_seconds = wait_seconds
+        self._free = asyncio.Semaphore(limit)
+
+    @asynccontextmanager
+    async def claim(self) -> AsyncIterator[bool]:
+        """Yields True while holding a slot, False when none came free in time."""
+        if self.limit <= 0 or (self._free.locked() and self.wait_seconds <= 0):
+            yield False
+            return
+        try:
+            async with asyncio.timeout(self.wait_seconds):
+                await self._free.acquire()
+        except TimeoutError:
+            yield False
+            return
+        TURNS_RUNNING.inc()
+        try:
+            yield True
+        finally:
+            TURNS_RUNNING.dec()
+            self._free.release()
+
+
+def get_turn_slots(request: Request) -> TurnSlots:
+    return request.app.state.turn_slots
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
-UnitOfWorkDep = Annotated[Any, Depends(get_unit_of_work)]
+TurnSlotsDep = Annotated[TurnSlots, Depends(get_turn_slots)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 ContextDep = Annotated[RequestContext, Depends(get_context)]
 

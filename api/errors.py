@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from wellcoach.errors import RateLimited, WellcoachError
@@ -77,6 +79,25 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
 
 
+def busy_response(retry_after: int) -> JSONResponse:
+    """503 for a request the process cannot take now (no database connection came free
+    in time): nothing was stored, and the same request may be sent again."""
+    return JSONResponse(
+        error_body(
+            "server_busy",
+            "The service is busy; retry after the number of seconds in Retry-After.",
+            {"retry_after": retry_after},
+        ),
+        status_code=503,
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+async def _busy(request: Request, exc: Exception, *, retry_after: int) -> JSONResponse:
+    log.warning("server_busy", path=request.url.path, error=type(exc).__name__)
+    return busy_response(retry_after)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", path=request.url.path)
     return JSONResponse(
@@ -84,8 +105,9 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, *, busy_retry_after: int = 2) -> None:
     app.add_exception_handler(WellcoachError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(PoolTimeout, partial(_busy, retry_after=busy_retry_after))
     app.add_exception_handler(Exception, _unexpected_error)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import wellcoach
+from api.deps import TurnSlots
 from api.errors import error_body, install_error_handlers
 from api.middleware import RequestContextMiddleware
 from api.routes import auth, chat, me, system
@@ -67,7 +68,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         ],
     )
     app.add_middleware(RequestContextMiddleware)
-    install_error_handlers(app)
+    install_error_handlers(app, busy_retry_after=settings.api.busy_retry_after_seconds)
+    app.state.turn_slots = TurnSlots(
+        settings.api.max_inflight_turns, settings.api.turn_slot_wait_seconds
+    )
 
     app.include_router(system.router)
     v1 = APIRouter(prefix="/v1")

@@ -7,6 +7,7 @@ replies with a write-only manager. Every user's devices join the room `user:<id>
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -14,7 +15,10 @@ import socketio
 import structlog
 from fastapi import FastAPI
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from api.deps import TURNS_QUEUED
+from jobs.chat import enqueue_reply
 from wellcoach.audit import RequestContext
 from wellcoach.chat import service
 from wellcoach.chat.schemas import MessageStatusIn, SendMessageIn
@@ -135,15 +139,17 @@ class ChatNamespace(socketio.AsyncNamespace):
         try:
             async with self.units()() as session:
                 user = await session.get(User, user_id)
-                message, _ = await service.accept_message(
+                message, new = await service.accept_message(
                     session, self.platform, user, event.session_id, event
                 )
                 user_message = await service.message_out(session, self.platform.vault, message)
         except WellcoachError as exc:
             return error_payload(exc.code, exc.message)
+        except PoolTimeout:
+            return error_payload("server_busy", "The service is busy; send the message again.")
         payload = user_message.model_dump(mode="json")
         await self.emit("message_status", {"id": payload["id"], "status": "sent"}, room=target)
-        self.platform_task(sid, user_id, message.id, message.created_at, event.session_id)
+        self.platform_task(sid, user_id, message.id, message.created_at, event.session_id, new)
         return {"ok": True, "message": payload}
 
     def platform_task(
@@ -153,10 +159,21 @@ class ChatNamespace(socketio.AsyncNamespace):
         message_id: uuid.UUID,
         created_at: Any,
         session_id: uuid.UUID,
+        new: bool = False,
     ) -> None:
         self.server.start_background_task(
-            self._respond, sid, user_id, message_id, created_at, session_id
+            self._respond, sid, user_id, message_id, created_at, session_id, new
         )
+
+    async def _queue(self, user_id: uuid.UUID, message_id: uuid.UUID, reason: str) -> None:
+        """A worker answers, and pushes `reply_done` to the user's devices."""
+        try:
+            await asyncio.to_thread(
+                enqueue_reply, self.platform.urls.redis_url, user_id, message_id
+            )
+            TURNS_QUEUED.labels(reason).inc()
+        except Exception:
+            log.exception("enqueue_reply_failed", message_id=str(message_id))
 
     async def _respond(
         self,
@@ -165,6 +182,21 @@ class ChatNamespace(socketio.AsyncNamespace):
         message_id: uuid.UUID,
         created_at: Any,
         session_id: uuid.UUID,
+        new: bool = False,
+    ) -> None:
+        async with self.app.state.turn_slots.claim() as admitted:
+            if not admitted:
+                await self._queue(user_id, message_id, "busy")
+                return
+            await self._answer(user_id, message_id, created_at, session_id, new)
+
+    async def _answer(
+        self,
+        user_id: uuid.UUID,
+        message_id: uuid.UUID,
+        created_at: Any,
+        session_id: uuid.UUID,
+        new: bool,
     ) -> None:
         target = room(user_id)
         base = {"session_id": str(session_id), "reply_to": str(message_id)}
@@ -188,23 +220,21 @@ class ChatNamespace(socketio.AsyncNamespace):
                     message,
                     sink=sink,
                     request=RequestContext(source="socketio"),
+                    fresh=new,
+                    pause=session.commit,  # no connection held while the model writes
                 )
                 out = await service.message_out(session, self.platform.vault, reply)
+        except PoolTimeout:
+            await self._queue(user_id, message_id, "busy")  # the message waits for a worker
+            return
         except Exception:
             log.exception("socket_reply_failed", message_id=str(message_id))
             async with self.units()() as session:
                 await service.mark_failed(session, user_id, message_id)
-            from api.routes.chat import enqueue_reply
-
             await self.emit(
                 "message_status", {"id": str(message_id), "status": "error"}, room=target
             )
-            try:
-                import asyncio
-
-                await asyncio.to_thread(enqueue_reply, self.platform, user_id, message_id)
-            except Exception:
-                log.exception("enqueue_retry_failed", message_id=str(message_id))
+            await self._queue(user_id, message_id, "failed")
             return
         await self.emit("typing", {**base, "actor": "coach", "typing": False}, room=target)
         await self.emit(

@@ -12,16 +12,22 @@ Three configurations, one API process each, in turn:
 
 1. `openai`        WELLCOACH_LLM__PROVIDER=openai against the fake server, defaults
                    otherwise, so every turn also asks the server's moderation endpoint
-                   (inside the `safety` step): two upstream calls of 50 ms per turn;
+                   (started with the turn, alongside the rest): two upstream calls of
+                   50 ms per turn;
 2. `openai, no mod` the same with WELLCOACH_LLM__MODERATION=false: one upstream call;
 3. `offline`       WELLCOACH_LLM__PROVIDER=offline: no upstream at all.
 
 Per turn: the wall latency seen by the client and the reply's `metadata.steps_ms`. The
 upstream's time is `steps_ms["generation"]` (the streamed HTTP call to the fake server, as
-the API timed it); overhead = latency - generation (offline: the whole latency). It prints
+the API timed it) plus `steps_ms["moderation"]` (time spent waiting for the moderation
+verdict alone, after the reply was ready; usually absent: moderation answers during
+generation); overhead = latency - upstream (offline: the whole latency). It prints
 turns/s, latency and overhead p50/p95/p99, the mean time and share of the overhead of each
 pipeline step, response-cache hits and the CPU used by the API process, and asserts
-nothing about timing. Everything it started is stopped and deleted at the end.
+nothing about timing. Turns the API hands to its queue when it is at capacity (HTTP 202,
+`WELLCOACH_API__MAX_INFLIGHT_TURNS`) are counted apart as "queued": no worker runs here,
+and turns/s counts answered turns only. Everything it started is stopped and deleted at
+the end.
 
     python bench/chat_bench.py           # full run (about 5 minutes)
     python bench/chat_bench.py --quick   # smoke run: fewer turns, concurrency 1 and 10
@@ -75,6 +81,7 @@ STEPS = (
     "postprocess",
 )
 OUTSIDE = "outside"  # latency not inside any pipeline step: HTTP, auth, storing, commits
+UPSTREAM_STEPS = ("generation", "moderation")  # waiting for the fake server
 SPORTS = (None, "football", "tennis", "basketball", "running")
 
 # realistic athlete questions, none about a crisis; sent in rotation
@@ -155,7 +162,9 @@ class Turn:
     crisis: bool
 
     def upstream_ms(self, scenario: Scenario) -> float:
-        return self.steps.get("generation", 0.0) if scenario.upstream else 0.0
+        if not scenario.upstream:
+            return 0.0
+        return self.steps.get("generation", 0.0) + self.steps.get("moderation", 0.0)
 
     def overhead_ms(self, scenario: Scenario) -> float:
         return self.latency_ms - self.upstream_ms(scenario)
@@ -168,6 +177,7 @@ class Round:
     elapsed: float = 0.0
     turns: list[Turn] = field(default_factory=list)  # successful turns only
     errors: Counter[str] = field(default_factory=Counter)
+    queued: int = 0  # HTTP 202: at capacity, handed to the queue (no worker runs here)
     api_cpu: float | None = None  # CPU cores the API process kept busy during the round
     api_cpu_seconds: float | None = None  # CPU time the API process used in the round
     upstream_cpu: float | None = None  # the same for the fake OpenAI server
@@ -212,7 +222,7 @@ class Round:
         for turn in self.turns:
             inside = 0.0
             for name, ms in turn.steps.items():
-                if "." in name or (name == "generation" and self.scenario.upstream):
+                if "." in name or (name in UPSTREAM_STEPS and self.scenario.upstream):
                     continue
                 totals[name] += ms
                 inside += ms
@@ -498,6 +508,11 @@ async def closed_loop(
                 latency_ms = (time.perf_counter() - t0) * 1000
                 if response.status_code == 200:
                     result.turns.append(parse_turn(response, latency_ms))
+                elif response.status_code == 202 and response.json()["user_message"]["status"] in (
+                    "sent",
+                    "delivered",
+                ):
+                    result.queued += 1
                 elif response.status_code == 202:
                     result.errors["HTTP 202 (generation failed, queued)"] += 1
                 else:
@@ -578,9 +593,8 @@ def print_round(result: Round) -> None:
     console.print(
         f"        API CPU {fmt(result.api_cpu, 2)} cores, "
         f"{fmt(result.cpu_ms_per_turn)} ms/turn  cache hits {result.cache_hits}  "
-        f"providers {dict(providers)}  crisis replies {crises}  errors {result.error_count}"
-        + (f" ({errors})" if errors else "")
-        + upstream
+        f"providers {dict(providers)}  crisis replies {crises}  queued {result.queued}  "
+        f"errors {result.error_count}" + (f" ({errors})" if errors else "") + upstream
     )
     means = result.step_means()
     total = result.mean_overhead()
@@ -600,11 +614,12 @@ def print_round(result: Round) -> None:
 
 
 def print_summary(rounds: list[Round], cores: int) -> None:
-    table = Table(title="chat bench summary (1 uvicorn worker; overhead = latency − generation)")
+    table = Table(title="chat bench summary (1 uvicorn worker; overhead = latency − upstream)")
     columns = (
         "provider",
         "conc.",
         "turns",
+        "queued",
         "errors",
         "turns/s",
         "lat p50",
@@ -625,6 +640,7 @@ def print_summary(rounds: list[Round], cores: int) -> None:
             r.scenario.name,
             str(r.concurrency),
             str(r.ok),
+            str(r.queued),
             str(r.error_count),
             f"{r.rate:.1f}",
             fmt(r.latency(0.5)),
@@ -660,9 +676,11 @@ def print_summary(rounds: list[Round], cores: int) -> None:
     console.print(
         "All times in ms. gen = steps_ms.generation, the upstream's time as the API measured "
         "it (streamed call to the fake server, 50 ms before its first byte; offline: the "
-        "composer, counted as overhead). 'outside' = overhead not inside any pipeline step "
-        "(HTTP, auth, storing the message and the reply, ledger rows, commits, the client). "
-        "With moderation on, 'safety' holds a second 50 ms upstream call. "
+        "composer, counted as overhead); upstream = gen + steps_ms.moderation (waiting for "
+        "the moderation verdict alone, after the reply was ready). 'outside' = overhead not "
+        "inside any pipeline step (HTTP, auth, storing the message and the reply, ledger "
+        "rows, commits, the client). 'queued' = HTTP 202: the API was at capacity and "
+        "queued the turn for a worker (none runs here; not counted in turns/s). "
         f"API CPU: cores the API process kept busy (of {cores}; the client, PostgreSQL, "
         "Valkey and the fake server share them); CPU ms/turn: the API's CPU time per "
         "successful turn (one process cannot exceed about 1000 / that turns/s)."
@@ -699,7 +717,8 @@ def print_targets(rounds: list[Round]) -> None:
         at_top = next((r for r in mine if r.concurrency == top), best)
         verdict = "met" if best.rate >= 200 else "NOT met"
         console.print(
-            f"  {name:<15} turns/s at c={top}: {at_top.rate:6.1f} ({at_top.error_count} errors); "
+            f"  {name:<15} turns/s at c={top}: {at_top.rate:6.1f} ({at_top.error_count} errors, "
+            f"{at_top.queued} queued); "
             f"best of any round {best.rate:.1f} at c={best.concurrency} "
             f"(target ≥ 200 per API process) — {verdict}"
         )

@@ -12,6 +12,24 @@ from wellcoach.chat.repository import find_message
 from wellcoach.models import User
 from wellcoach.platform import Platform, run_with_platform
 
+REPLY_RETRY_INTERVALS = [5, 30, 120]
+
+
+def enqueue_reply(redis_url: str, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
+    """Queue the reply to a stored message (sync: call it through a thread from async
+    code). The job id is the message's, and the job answers a message once."""
+    from rq import Retry
+
+    from jobs.queues import HIGH, queue, shared_connection
+
+    queue(HIGH, shared_connection(redis_url)).enqueue(
+        generate_reply_job,
+        str(user_id),
+        str(message_id),
+        job_id=f"reply-{message_id}",
+        retry=Retry(max=len(REPLY_RETRY_INTERVALS), interval=REPLY_RETRY_INTERVALS),
+    )
+
 
 def generate_reply_job(user_id: str, message_id: str) -> str | None:
     """Answer a stored user message and push the reply to the user's devices."""

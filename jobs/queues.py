@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import redis
 from rq import Queue
 
@@ -10,9 +12,24 @@ DEFAULT = "default"
 LOW = "low"
 ALL_QUEUES = (HIGH, DEFAULT, LOW)
 
+_shared: dict[str, redis.Redis] = {}
+_shared_lock = threading.Lock()
+
 
 def connect(redis_url: str) -> redis.Redis:
     return redis.Redis.from_url(redis_url)
+
+
+def shared_connection(redis_url: str) -> redis.Redis:
+    """One client (and connection pool) per URL and process, for enqueuing from the API:
+    a turn queued under load must not pay for a new connection."""
+    with _shared_lock:
+        client = _shared.get(redis_url)
+        if client is None:
+            client = _shared[redis_url] = redis.Redis.from_url(
+                redis_url, socket_timeout=2.0, socket_connect_timeout=2.0
+            )
+        return client
 
 
 def queue(name: str, connection: redis.Redis) -> Queue:

@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import psycopg
 import redis
+import uvicorn
 
 from wellcoach.runtime import postgres, valkey
 from wellcoach.runtime.services import to_async_url, to_libpq_url
@@ -86,3 +93,33 @@ def fresh_database(database_url: str, name: str) -> str:
     target = url.set(database=name).render_as_string(hide_password=False)
     migrate.upgrade(target)
     return target
+
+
+@contextmanager
+def running_app(settings) -> Iterator[str]:  # noqa: ANN001 - wellcoach Settings
+    """The real ASGI app (FastAPI + Socket.IO) on a loopback port, in its own thread,
+    until the block ends; yields its base URL once /ready answers."""
+    from api.main import create_asgi_app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_asgi_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/ready", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -198,3 +198,62 @@ async def test_a_stream_that_breaks_midway_is_reset_and_restarted_on_the_fallbac
     assert events.index("reset") == 3 and events[-1] == "token"
     assert generation.usage.model == "gpt-4o-mini" and "[gpt-4o-mini]" in generation.text
     assert [f.model for f in failures] == ["gpt-4.1"]
+
+
+async def test_a_crisis_only_moderation_sees_redoes_the_turn_as_a_crisis(
+    openai_client,
+    db_session,
+    platform,
+    fake_openai,
+    kb,  # noqa: F811
+):
+    """Moderation answers while the reply is being generated: its crisis still wins."""
+    from wellcoach.chat.safety import assess
+    from wellcoach.models import Escalation
+    from wellcoach.models.enums import Urgency
+
+    text = "lately I keep thinking about the blue lagoon"
+    assert not assess(text, "en").crisis  # only moderation sees it
+    user, headers, session_id = await start(openai_client, db_session, platform)
+    rules = fake_openai.moderation_rules
+    fake_openai.moderation_rules = {"self-harm": ("blue lagoon",)}
+    try:
+        turn = await say(openai_client, headers, session_id, text)
+    finally:
+        fake_openai.moderation_rules = rules
+    assert turn["crisis"] is True
+    assert fake_openai.requests_for("moderations")
+    last = fake_openai.requests_for("chat/completions")[-1]
+    assert last.messages[0]["content"].startswith("CRISIS MODE")
+    assert "112" in turn["reply"]["content"]
+    escalations = list(
+        await db_session.scalars(select(Escalation).where(Escalation.user_id == user.id))
+    )
+    assert [e.urgency for e in escalations] == [Urgency.critical]
+    rows = list(
+        await db_session.scalars(
+            select(LlmCall).where(LlmCall.user_id == user.id, LlmCall.purpose == "chat")
+        )
+    )
+    assert len(rows) >= 2  # the dropped reply (answered or cancelled) and the crisis one
+    assert await platform.redis.keys("wellcoach:response-cache:*") == []
+
+
+async def test_moderation_runs_alongside_the_turn_and_a_clean_verdict_changes_nothing(
+    openai_client,
+    db_session,
+    platform,
+    fake_openai,
+    kb,  # noqa: F811
+):
+    user, headers, session_id = await start(openai_client, db_session, platform)
+    turn = await say(openai_client, headers, session_id, "how do I sleep before a race?")
+    assert turn["crisis"] is False and turn["reply"]["metadata"]["provider"] == "openai"
+    assert len(fake_openai.requests_for("moderations")) == 1
+    assert len(fake_openai.requests_for("chat/completions")) == 1
+    rows = list(
+        await db_session.scalars(
+            select(LlmCall).where(LlmCall.user_id == user.id, LlmCall.purpose == "chat")
+        )
+    )
+    assert [(r.provider, r.status) for r in rows] == [("openai", "ok")]

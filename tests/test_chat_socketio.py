@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 import uuid
 
 import httpx
 import pytest
 import socketio
-import uvicorn
 from sqlalchemy import select
 
-from api.main import create_asgi_app
 from tests.factories import PASSWORD, create_user
+from tests.services import running_app
 from wellcoach.models import Message
 from wellcoach.models.enums import MessageStatus
 
@@ -23,26 +19,8 @@ from wellcoach.models.enums import MessageStatus
 @pytest.fixture(scope="module")
 def live_server(settings):
     """The real ASGI app (FastAPI + Socket.IO) on a loopback port, in its own thread."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_asgi_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/ready", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield url
-    server.should_exit = True
-    thread.join(10)
+    with running_app(settings) as url:
+        yield url
 
 
 async def committed_user(platform, verified: bool = True):

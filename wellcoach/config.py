@@ -20,6 +20,12 @@ class ApiSettings(BaseModel):
     port: int = 8000
     cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
     public_url: str | None = None
+    # chat turns one API process runs at once; a turn that waits longer than
+    # `turn_slot_wait_seconds` for a slot is queued for a worker instead (HTTP 202)
+    max_inflight_turns: int = Field(default=32, ge=0)
+    turn_slot_wait_seconds: float = Field(default=2.0, ge=0)
+    # Retry-After of a 503 when the database pool has no connection free in time
+    busy_retry_after_seconds: int = Field(default=2, ge=1)
 
 
 class DashboardSettings(BaseModel):
@@ -28,8 +34,10 @@ class DashboardSettings(BaseModel):
 
 
 class DatabaseSettings(BaseModel):
-    pool_size: int = 10
-    max_overflow: int = 10
+    # per process; a chat turn holds a connection only while it reads or writes (not
+    # while the model answers), so this covers `api.max_inflight_turns` with room left
+    pool_size: int = 20
+    max_overflow: int = 20
     pool_timeout_seconds: float = 5.0
     connect_timeout_seconds: float = 3.0
     statement_timeout_ms: int = 15000

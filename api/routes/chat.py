@@ -8,8 +8,18 @@ from datetime import datetime
 
 import structlog
 from fastapi import APIRouter, Query, Response, status
+from redis.exceptions import RedisError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from api.deps import ContextDep, PlatformDep, SessionDep, UnitOfWorkDep, VerifiedUser
+from api.deps import (
+    TURNS_QUEUED,
+    ContextDep,
+    PlatformDep,
+    SessionDep,
+    TurnSlotsDep,
+    VerifiedUser,
+)
+from jobs.chat import enqueue_reply
 from wellcoach.chat import service
 from wellcoach.chat.schemas import (
     ChatSessionDetail,
@@ -20,30 +30,10 @@ from wellcoach.chat.schemas import (
     SendMessageIn,
     TurnOut,
 )
-from wellcoach.models import User
 from wellcoach.models.enums import MessageStatus
 
 router = APIRouter(prefix="/chat", tags=["chat"])
 log = structlog.get_logger(__name__)
-
-
-def enqueue_reply(platform, user_id: uuid.UUID, message_id: uuid.UUID) -> None:  # noqa: ANN001
-    from rq import Retry
-
-    from jobs.chat import generate_reply_job
-    from jobs.queues import HIGH, connect, queue
-
-    connection = connect(platform.urls.redis_url)
-    try:
-        queue(HIGH, connection).enqueue(
-            generate_reply_job,
-            str(user_id),
-            str(message_id),
-            job_id=f"reply-{message_id}",
-            retry=Retry(max=3, interval=[5, 30, 120]),
-        )
-    finally:
-        connection.close()
 
 
 @router.post("/sessions", response_model=ChatSessionOut, status_code=status.HTTP_201_CREATED)
@@ -105,44 +95,77 @@ async def message_status(body: MessageStatusIn, user: VerifiedUser, session: Ses
 @router.post(
     "/sessions/{session_id}/messages",
     response_model=TurnOut,
-    responses={202: {"model": TurnOut, "description": "The reply is queued"}},
+    responses={
+        202: {"model": TurnOut, "description": "The reply is queued"},
+        503: {"description": "Too busy to take the message now; nothing was stored"},
+    },
 )
 async def send_message(
     session_id: uuid.UUID,
     body: SendMessageIn,
     user: VerifiedUser,
+    session: SessionDep,
     platform: PlatformDep,
-    units: UnitOfWorkDep,
+    slots: TurnSlotsDep,
     context: ContextDep,
     response: Response,
 ) -> TurnOut:
-    """Store the message, then answer it (or queue the answer with `mode: async`).
+    """Store the message, then answer it, or queue the answer (202 with `reply_id`; the
+    reply arrives over Socket.IO): with `mode: async`, when the server is at capacity,
+    or when generation failed (the message then has status `error`).
 
-    The message is committed before any LLM work. If generation fails it keeps
-    status `error` and a retry job answers it later (202).
+    The message is committed before any LLM work.
     """
-    async with units() as uow:
-        owner = await uow.get(User, user.id)
-        message, new = await service.accept_message(uow, platform, owner, session_id, body)
-        user_message = await service.message_out(uow, platform.vault, message)
+    user_id = user.id
+    accepted = await service.accept(session, platform, user, session_id, body)
+    message = accepted.message
+    message_id = message.id  # ids outlive a rollback (which expires the objects)
+    user_message = await service.message_out(session, platform.vault, message)
+    await session.commit()
+    reply_id = service.reply_id_for(message_id)
+
+    async def queued(reason: str) -> TurnOut:
+        await asyncio.to_thread(enqueue_reply, platform.urls.redis_url, user_id, message_id)
+        TURNS_QUEUED.labels(reason).inc()
+        response.status_code = status.HTTP_202_ACCEPTED
+        return TurnOut(user_message=user_message, reply=None, queued=True, reply_id=reply_id)
+
     if body.mode == "async":
-        await asyncio.to_thread(enqueue_reply, platform, user.id, message.id)
-        response.status_code = status.HTTP_202_ACCEPTED
-        return TurnOut(user_message=user_message, reply=None, queued=True)
-    try:
-        async with units() as uow:
-            owner = await uow.get(User, user.id)
-            stored = await uow.get(type(message), (message.id, message.created_at))
-            reply, result = await service.respond(uow, platform, owner, stored, request=context)
-            reply_out = await service.message_out(uow, platform.vault, reply)
-            user_message = await service.message_out(uow, platform.vault, stored)
-    except Exception:
-        log.exception("chat_generation_failed", message_id=str(message.id))
-        async with units() as uow:
-            await service.mark_failed(uow, user.id, message.id)
-        await asyncio.to_thread(enqueue_reply, platform, user.id, message.id)
-        response.status_code = status.HTTP_202_ACCEPTED
-        user_message.status = "error"
-        return TurnOut(user_message=user_message, reply=None, queued=True)
-    crisis = bool(reply_out.metadata.get("crisis"))
-    return TurnOut(user_message=user_message, reply=reply_out, crisis=crisis)
+        return await queued("async")
+    async with slots.claim() as admitted:
+        if not admitted:
+            try:
+                return await queued("busy")
+            except RedisError:  # no queue either: answer now, over the bound, not never
+                log.warning("turn_queue_unavailable", message_id=str(message_id))
+        try:
+            reply, _ = await service.respond(
+                session,
+                platform,
+                user,
+                message,
+                request=context,
+                chat_session=accepted.chat_session,
+                fresh=accepted.new,
+                pause=session.commit,  # no connection held while the model writes
+            )
+            reply_out = await service.message_out(session, platform.vault, reply)
+            await session.commit()
+        except PoolTimeout:
+            # no connection came free: the message waits, unanswered, for a worker
+            await session.rollback()
+            return await queued("busy")
+        except Exception:
+            log.exception("chat_generation_failed", message_id=str(message_id))
+            await session.rollback()
+            await service.mark_failed(session, user_id, message_id)
+            await session.commit()
+            user_message.status = "error"
+            return await queued("failed")
+    user_message.status = message.status.value
+    return TurnOut(
+        user_message=user_message,
+        reply=reply_out,
+        reply_id=reply_out.id,
+        crisis=bool(reply_out.metadata.get("crisis")),
+    )

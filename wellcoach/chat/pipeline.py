@@ -4,11 +4,16 @@ preprocess → safety → context → retrieval → prompt → routing → cache
 (streamed, timeout, retries, fallback model, then the offline composer) →
 post-processing → cache store → context update. The user's message is already
 committed when this runs; every provider call becomes a ledger row.
+
+The provider's moderation (when configured) is asked as the turn starts and runs
+alongside the rest; the reply generated meanwhile is used only once moderation has
+answered, and a crisis it flags redoes the turn as a crisis turn.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 import unicodedata
@@ -18,25 +23,24 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.chat import repository
 from wellcoach.chat.postprocess import asks_for_human, sanitize
 from wellcoach.chat.safety import assess
 from wellcoach.config import EmergencyResource, Settings
-from wellcoach.costs.ledger import Usage, price, record_usage
+from wellcoach.costs.ledger import Usage, price, usage_values
 from wellcoach.llm import cache, offline
 from wellcoach.llm.prompts import build_messages
 from wellcoach.llm.providers import GenerationFailed, OpenAIProvider
 from wellcoach.llm.routing import route
 from wellcoach.llm.selection import provider_name
-from wellcoach.models import ChatSession, LlmCall, Message, User
+from wellcoach.models import ChatSession, Message, User
 from wellcoach.models.enums import ConsentPurpose, MessageType
 from wellcoach.platform import Platform
-from wellcoach.rag.ingest import current_state
-from wellcoach.rag.retrieval import Passage, SearchFilters
-from wellcoach.rag.service import document_passages, search_kb
+from wellcoach.rag.ingest import STATE_KEY as KB_STATE_KEY
+from wellcoach.rag.retrieval import Passage, SearchFilters, search
+from wellcoach.rag.service import document_passages, embedder_for
 
 # events for a live listener (Socket.IO): ("typing", ""), ("token", text), ("reset", "")
 Sink = Callable[[str, str], Awaitable[None]]
@@ -76,6 +80,8 @@ class TurnResult:
     wants_human: bool
     route_reason: str
     sanitized: bool = False
+    # the turn's cost-ledger rows (column values), written with the reply
+    ledger_rows: list[dict[str, Any]] = field(default_factory=list)
 
     def metadata(self) -> dict[str, Any]:
         total = round(sum(v for k, v in self.timings_ms.items() if "." not in k), 2)
@@ -146,51 +152,331 @@ def resources_for(
     return settings.safety.resources.get(code) or settings.safety.resources.get("eu", [])
 
 
-async def gather_context(session: AsyncSession, platform: Platform, turn: TurnContext) -> None:
-    """History, earlier session summaries, latest mood; health only with consent."""
+async def gather_context(
+    session: AsyncSession, platform: Platform, turn: TurnContext
+) -> repository.TurnFacts:
+    """History, earlier session summaries, latest mood (health only with consent), and
+    what routing and the cache need: one round trip."""
     from wellcoach.accounts.service import has_consent
 
-    recent = await repository.recent_messages(
-        session, turn.user.id, turn.chat_session.id, platform.settings.llm.history_messages + 1
+    facts = await repository.turn_facts(
+        session,
+        turn.user.id,
+        turn.chat_session.id,
+        history_limit=platform.settings.llm.history_messages + 1,
+        since=datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0),
+        kb_state_key=KB_STATE_KEY,
     )
     vault = platform.vault
-    for message in recent:
-        if message.id == turn.message.id:
+    for message_id, kind, sealed in facts.history:
+        if message_id == turn.message.id:
             continue
-        content = await vault.open_text(
-            session, turn.user.id, message.content_encrypted, purpose="message"
-        )
-        turn.history.append(("assistant" if message.type == MessageType.ai else "user", content))
-    for earlier in await repository.previous_summaries(session, turn.user.id, turn.chat_session.id):
-        assert earlier.summary_encrypted is not None
+        content = await vault.open_text(session, turn.user.id, sealed, purpose="message")
+        turn.history.append(("assistant" if kind == MessageType.ai else "user", content))
+    for sealed in facts.summaries:
         turn.summaries.append(
-            await vault.open_text(
-                session, turn.user.id, earlier.summary_encrypted, purpose="session_summary"
-            )
+            await vault.open_text(session, turn.user.id, sealed, purpose="session_summary")
         )
-    moods = await repository.moods(session, turn.user.id)
-    if moods:
-        turn.mood = moods[-1].mood
+    turn.mood = facts.mood
     if turn.user.preferences.get("health_data_sync") and await has_consent(
         session, turn.user.id, ConsentPurpose.health_data
     ):
         turn.health = None  # health summaries arrive with the health data feature
-
-
-async def spent_today(session: AsyncSession, user: User) -> float:
-    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    total = await session.scalar(
-        select(func.coalesce(func.sum(LlmCall.cost_usd), 0)).where(
-            LlmCall.user_id == user.id, LlmCall.created_at >= start
-        )
-    )
-    return float(total or 0)
+    return facts
 
 
 def citations_of(passages: list[Passage]) -> list[dict[str, str]]:
     return [
         {"document_id": p.document_id, "title": p.title, "citation": p.citation} for p in passages
     ]
+
+
+@dataclass
+class _Plan:
+    """Everything generation needs, decided before any model is asked."""
+
+    crisis: bool
+    passages: list[Passage]
+    retrieval_ms: dict[str, float]
+    resources: list[EmergencyResource]
+    offer_human: bool
+    messages: list[dict[str, str]]
+    model: str
+    route_reason: str
+    key: cache.CacheKey | None
+    hit: dict[str, Any] | None
+
+
+@dataclass
+class _Outcome:
+    text: str
+    provider: str
+    model: str
+    cited: list[Passage]
+    usages: list[tuple[Usage, Decimal | None]]
+    elapsed_ms: float
+    finished_at: float
+
+
+class _HeldSink:
+    """Holds streamed events until `release()`: the tokens of a reply generated while
+    the moderation verdict is still out reach nobody before the verdict."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.buffer: list[tuple[str, str]] = []
+        self.open = False
+
+    async def __call__(self, kind: str, text: str) -> None:
+        if self.open:
+            await self.sink(kind, text)
+        else:
+            self.buffer.append((kind, text))
+
+    async def release(self) -> None:
+        while self.buffer:
+            kind, text = self.buffer.pop(0)
+            await self.sink(kind, text)
+        self.open = True
+
+
+async def _plan(
+    session: AsyncSession,
+    platform: Platform,
+    turn: TurnContext,
+    timer: Timer,
+    facts: repository.TurnFacts,
+    ledger: list[tuple[Usage, Decimal | None]],
+    *,
+    crisis: bool,
+    wants_human: bool,
+    country: str | None,
+    upstream: bool,
+) -> _Plan:
+    """Retrieval, prompt, routing and the cache lookup for a turn (crisis or not)."""
+    settings = platform.settings
+    with timer.step("retrieval"):
+        filters = SearchFilters(
+            sport=turn.sport,
+            language=turn.language,
+            category="emergency_protocols" if crisis else None,
+        )
+        found = await search(
+            session, embedder_for(platform), turn.text, filters, settings.rag, top_k=4
+        )
+        ledger.append((found.usage, None))  # stored with the reply
+        passages = found.passages
+    resources = resources_for(settings, turn.language, country)
+    offer_human = wants_human or crisis or (turn.mood is not None and turn.mood <= 3)
+    with timer.step("prompt"):
+        messages = build_messages(
+            text=turn.text,
+            language=turn.language,
+            personality=turn.personality,
+            sport=turn.sport,
+            mood=turn.mood,
+            context_lines=[f"Earlier sessions: {s}" for s in turn.summaries],
+            history=turn.history,
+            passages=passages,
+            crisis=crisis,
+            resources=resources,
+            motivational=turn.personality == "motivational",
+            token_budget=settings.llm.prompt_token_budget,
+        )
+    with timer.step("routing"):
+        # today's spend, and what this turn has used so far (its rows are not written yet)
+        spent = float(facts.spent_today) + sum(
+            float(price(settings.llm.prices, u.model, u.tokens_in, u.tokens_out))
+            for u, _ in ledger
+            if not u.cache_hit
+        )
+        chosen = route(settings.llm, turn.user.tier.value, turn.text, len(turn.history), spent)
+        model = chosen.model if upstream else offline.MODEL
+
+    personal = bool(turn.history or turn.mood is not None or turn.health or turn.summaries)
+    key = None
+    hit = None
+    if not crisis and not personal and not wants_human:
+        with timer.step("cache"):
+            key = cache.CacheKey(
+                turn.text,
+                turn.personality,
+                turn.language,
+                turn.sport,
+                str((facts.kb_state or {}).get("kb_version")),
+                model,
+            )
+            hit = await cache.get(platform.redis, key)
+    return _Plan(
+        crisis=crisis,
+        passages=passages,
+        retrieval_ms=found.timings_ms,
+        resources=resources,
+        offer_human=offer_human,
+        messages=messages,
+        model=model,
+        route_reason=chosen.reason,
+        key=key,
+        hit=hit,
+    )
+
+
+async def _from_cache_or_model(
+    turn: TurnContext,
+    plan: _Plan,
+    settings: Settings,
+    openai_provider: OpenAIProvider | None,
+    sink: Sink | None,
+) -> _Outcome:
+    """The reply from the cache or the model (with its fallback); no database work, so
+    it can run while the moderation verdict is out. An empty text: nobody answered."""
+    started = time.perf_counter()
+    usages: list[tuple[Usage, Decimal | None]] = []
+    cited = plan.passages[:3]
+    text, used_provider, model = "", "offline", plan.model
+    hit = plan.hit
+    if hit is not None:
+        text, used_provider, model = hit["text"], hit["provider"], hit["model"]
+        cited_ids = {c["document_id"] for c in hit["citations"]}
+        cited = [p for p in plan.passages if p.document_id in cited_ids] or cited
+        saved = Decimal(str(hit.get("cost_usd", "0")))
+        usages.append(
+            (Usage(provider=used_provider, model=model, purpose="chat", cache_hit=True), saved)
+        )
+    elif plan.crisis and openai_provider is None:
+        text = offline.crisis_reply(turn.language, plan.resources)
+    elif openai_provider is not None:
+
+        async def on_token(token: str) -> None:
+            if sink is not None:
+                await sink("token", token)
+
+        async def on_restart() -> None:
+            if sink is not None:
+                await sink("reset", "")
+
+        try:
+            generation, failures = await openai_provider.generate_with_fallback(
+                plan.messages,
+                [model, settings.llm.fallback_model],
+                purpose="chat",
+                on_token=on_token,
+                on_restart=on_restart,
+            )
+            usages.extend((failure, None) for failure in failures)
+            usages.append((generation.usage, None))
+            text, used_provider, model = generation.text, "openai", generation.usage.model
+        except GenerationFailed as failed:
+            usages.extend((failure, None) for failure in failed.attempts)
+            text = ""
+    finished = time.perf_counter()
+    return _Outcome(
+        text=text,
+        provider=used_provider,
+        model=model,
+        cited=cited,
+        usages=usages,
+        elapsed_ms=(finished - started) * 1000,
+        finished_at=finished,
+    )
+
+
+async def _or_offline(
+    session: AsyncSession, turn: TurnContext, plan: _Plan, outcome: _Outcome, sink: Sink | None
+) -> _Outcome:
+    """The offline provider when nobody else answered: a reply always arrives."""
+    if outcome.text:
+        return outcome
+    started = time.perf_counter()
+    model = offline.MODEL
+    cited = outcome.cited
+    if plan.crisis:
+        text = offline.crisis_reply(turn.language, plan.resources)
+    else:
+        passages = plan.passages
+        whole = await document_passages(session, passages[:3]) if passages else {}
+        text, cited = offline.compose(
+            offline.ComposeRequest(
+                query=turn.text,
+                language=turn.language,
+                personality=turn.personality,
+                sport=turn.sport,
+                passages=passages,
+                offer_human=plan.offer_human,
+                document_passages=whole,
+            )
+        )
+    if sink is not None:
+        for piece in re.findall(r"\S+\s*", text):
+            await sink("token", piece)
+    finished = time.perf_counter()
+    return _Outcome(
+        text=text,
+        provider="offline",
+        model=model,
+        cited=cited,
+        usages=[*outcome.usages, (Usage(provider="offline", model=model, purpose="chat"), None)],
+        elapsed_ms=outcome.elapsed_ms + (finished - started) * 1000,
+        finished_at=finished,
+    )
+
+
+async def _cancel(task: asyncio.Future[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _answer_under_moderation(
+    turn: TurnContext,
+    plan: _Plan,
+    settings: Settings,
+    openai_provider: OpenAIProvider | None,
+    sink: Sink | None,
+    moderation: asyncio.Task[bool | None],
+    timer: Timer,
+    ledger: list[tuple[Usage, Decimal | None]],
+    replan: Callable[[bool], Awaitable[_Plan]],
+) -> tuple[_Plan, _Outcome, bool]:
+    """The reply is generated while the moderation verdict is out, its tokens held back;
+    if moderation flags a crisis, that reply is dropped unseen and the turn is planned
+    and answered again as a crisis. Returns the plan used, the outcome, and the flag."""
+    held = _HeldSink(sink) if sink is not None else None
+    started = time.perf_counter()
+    speculative = asyncio.create_task(
+        _from_cache_or_model(turn, plan, settings, openai_provider, held)
+    )
+    try:
+        flagged = await moderation
+    except BaseException:
+        await _cancel(speculative)
+        raise
+    if speculative.done():  # the time spent waiting on moderation alone: upstream time
+        waited = time.perf_counter() - speculative.result().finished_at
+        timer.timings["moderation"] = max(0.0, waited * 1000)
+    if not flagged:
+        if held is not None:
+            await held.release()
+        return plan, await speculative, False
+    if speculative.done():  # asked and answered: those calls happened
+        ledger.extend(
+            (usage, saved)
+            for usage, saved in speculative.result().usages
+            if usage.provider == "openai" and not usage.cache_hit
+        )
+    else:
+        await _cancel(speculative)
+        cancelled = Usage(
+            provider="openai",
+            model=plan.model,
+            purpose="chat",
+            status="cancelled",
+            error_code="moderation_flagged",
+            latency_ms=int((time.perf_counter() - started) * 1000),
+        )
+        ledger.append((cancelled, None))
+    plan = await replan(True)
+    return plan, await _from_cache_or_model(turn, plan, settings, openai_provider, sink), True
 
 
 async def run_turn(
@@ -200,7 +486,12 @@ async def run_turn(
     *,
     sink: Sink | None = None,
     country: str | None = None,
+    pause: Callable[[], Awaitable[None]] | None = None,
 ) -> TurnResult:
+    """Answer one turn. It writes nothing: its ledger rows come back in the result, for
+    the caller to store with the reply. `pause`, when given, is awaited once the turn
+    has read all it needs and is about to wait for the model (the API passes its
+    session's `commit`: the connection goes back to the pool while the model writes)."""
     settings = platform.settings
     timer = Timer()
     provider = provider_name(settings)
@@ -209,132 +500,58 @@ async def run_turn(
 
     with timer.step("preprocess"):
         turn.text, turn.language = preprocess(turn.text, turn.language)
-    with timer.step("safety"):
-        # the exemplar layer embeds the message (a few ms of CPU): off the event loop
-        verdict = await asyncio.to_thread(assess, turn.text, turn.language)
+    moderation: asyncio.Task[bool | None] | None = None
+    if openai_provider is not None and settings.llm.moderation:
+        # an extra signal, asked at once and awaited only before the reply is used
+        moderation = asyncio.create_task(openai_provider.moderation_flagged(turn.text))
+    try:
+        with timer.step("safety"):
+            # the classifier layer embeds the message (a few ms of CPU): off the event loop
+            verdict = await asyncio.to_thread(assess, turn.text, turn.language)
         crisis, category = verdict.crisis, verdict.category
-        if not crisis and openai_provider is not None and settings.llm.moderation:
-            flagged = await openai_provider.moderation_flagged(turn.text)
-            if flagged:  # an extra signal: it can add a crisis, never remove one
+        if crisis and moderation is not None:
+            await _cancel(moderation)  # it can only add a crisis
+            moderation = None
+        if sink is not None:
+            await sink("typing", "")
+        with timer.step("context"):
+            facts = await gather_context(session, platform, turn)
+        wants_human = asks_for_human(turn.text)
+
+        async def plan_for(crisis: bool) -> _Plan:
+            return await _plan(
+                session,
+                platform,
+                turn,
+                timer,
+                facts,
+                ledger,
+                crisis=crisis,
+                wants_human=wants_human,
+                country=country,
+                upstream=openai_provider is not None,
+            )
+
+        plan = await plan_for(crisis)
+        if pause is not None and plan.hit is None and openai_provider is not None:
+            await pause()
+        if moderation is None:
+            outcome = await _from_cache_or_model(turn, plan, settings, openai_provider, sink)
+        else:
+            pending, moderation = moderation, None
+            plan, outcome, flagged = await _answer_under_moderation(
+                turn, plan, settings, openai_provider, sink, pending, timer, ledger, plan_for
+            )
+            if flagged:
                 crisis, category = True, category or "self_harm"
-    if sink is not None:
-        await sink("typing", "")
-    with timer.step("context"):
-        await gather_context(session, platform, turn)
-    with timer.step("retrieval"):
-        filters = SearchFilters(
-            sport=turn.sport,
-            language=turn.language,
-            category="emergency_protocols" if crisis else None,
-        )
-        found = await search_kb(
-            session,
-            platform,
-            turn.text,
-            filters,
-            top_k=4,
-            user_id=turn.user.id,
-            tier=turn.user.tier.value,
-        )
-        passages = found.passages
-        whole = await document_passages(session, passages[:3]) if passages else {}
-    resources = resources_for(settings, turn.language, country)
-    wants_human = asks_for_human(turn.text)
-    offer_human = wants_human or crisis or (turn.mood is not None and turn.mood <= 3)
-    motivational = turn.personality == "motivational"
-    with timer.step("prompt"):
-        context_lines = [f"Earlier sessions: {s}" for s in turn.summaries]
-        messages = build_messages(
-            text=turn.text,
-            language=turn.language,
-            personality=turn.personality,
-            sport=turn.sport,
-            mood=turn.mood,
-            context_lines=context_lines,
-            history=turn.history,
-            passages=passages,
-            crisis=crisis,
-            resources=resources,
-            motivational=motivational,
-            token_budget=settings.llm.prompt_token_budget,
-        )
-    with timer.step("routing"):
-        spent = await spent_today(session, turn.user)
-        chosen = route(settings.llm, turn.user.tier.value, turn.text, len(turn.history), spent)
-        model = chosen.model if openai_provider is not None else offline.MODEL
-
-    personal = bool(turn.history or turn.mood is not None or turn.health or turn.summaries)
-    cacheable = not crisis and not personal and not wants_human
-    key = None
-    hit = None
-    if cacheable:
-        with timer.step("cache"):
-            state = await current_state(session) or {}
-            key = cache.CacheKey(
-                turn.text,
-                turn.personality,
-                turn.language,
-                turn.sport,
-                str(state.get("kb_version")),
-                model,
-            )
-            hit = await cache.get(platform.redis, key)
-
-    cited = passages[:3]
-    text = ""
-    used_provider = "offline"
-    with timer.step("generation"):
-        if hit is not None:
-            text, used_provider, model = hit["text"], hit["provider"], hit["model"]
-            cited_ids = {c["document_id"] for c in hit["citations"]}
-            cited = [p for p in passages if p.document_id in cited_ids] or cited
-            saved = Decimal(str(hit.get("cost_usd", "0")))
-            ledger.append(
-                (Usage(provider=used_provider, model=model, purpose="chat", cache_hit=True), saved)
-            )
-        elif crisis and openai_provider is None:
-            text = offline.crisis_reply(turn.language, resources)
-        elif openai_provider is not None:
-            models = [model, settings.llm.fallback_model]
-
-            async def on_token(token: str) -> None:
-                if sink is not None:
-                    await sink("token", token)
-
-            async def on_restart() -> None:
-                if sink is not None:
-                    await sink("reset", "")
-
-            try:
-                generation, failures = await openai_provider.generate_with_fallback(
-                    messages, models, purpose="chat", on_token=on_token, on_restart=on_restart
-                )
-                ledger.extend((failure, None) for failure in failures)
-                ledger.append((generation.usage, None))
-                text, used_provider, model = generation.text, "openai", generation.usage.model
-            except GenerationFailed as failed:
-                ledger.extend((failure, None) for failure in failed.attempts)
-                text = ""
-        if not text:  # the offline provider: a reply always arrives
-            model, used_provider = offline.MODEL, "offline"
-            if crisis:
-                text = offline.crisis_reply(turn.language, resources)
-            else:
-                text, cited = offline.compose(
-                    offline.ComposeRequest(
-                        query=turn.text,
-                        language=turn.language,
-                        personality=turn.personality,
-                        sport=turn.sport,
-                        passages=passages,
-                        offer_human=offer_human,
-                        document_passages=whole,
-                    )
-                )
-            ledger.append((Usage(provider="offline", model=model, purpose="chat"), None))
-            if sink is not None:
-                for piece in re.findall(r"\S+\s*", text):
-                    await sink("token", piece)
+    finally:
+        if moderation is not None:
+            await _cancel(moderation)
+    outcome = await _or_offline(session, turn, plan, outcome, sink)
+    timer.timings["generation"] = outcome.elapsed_ms
+    ledger.extend(outcome.usages)
+    text, used_provider, model = outcome.text, outcome.provider, outcome.model
+    resources = plan.resources
 
     with timer.step("postprocess"):
         text, sanitized = sanitize(text, turn.language)
@@ -343,23 +560,25 @@ async def run_turn(
             listed = "\n".join(f"- {r.name} ({r.organisation}): {r.contact}" for r in resources)
             if resources and resources[0].contact not in text:
                 text += "\n\n" + listed
-        if offer_human and used_provider == "openai" and not crisis:
+        if plan.offer_human and used_provider == "openai" and not crisis:
             text += "\n\n" + offline.HUMAN_OFFER.get(turn.language, offline.HUMAN_OFFER["en"])
 
-    for usage, saved in ledger:
-        await record_usage(
-            session,
+    ledger_rows = [
+        usage_values(
             usage,
             settings.llm.prices,
             user_id=turn.user.id,
             tier=turn.user.tier.value,
-            session_id=turn.chat_session.id,
-            message_id=turn.message.id,
+            # the retrieval row carries no session ids
+            session_id=turn.chat_session.id if usage.purpose == "chat" else None,
+            message_id=turn.message.id if usage.purpose == "chat" else None,
             saved_usd=saved,
         )
+        for usage, saved in ledger
+    ]
 
-    if key is not None and hit is None and not sanitized:
-        generated = next((u for u, _ in reversed(ledger) if u.status == "ok"), None)
+    if plan.key is not None and plan.hit is None and not sanitized:
+        generated = next((u for u, _ in reversed(outcome.usages) if u.status == "ok"), None)
         cost = (
             price(settings.llm.prices, model, generated.tokens_in, generated.tokens_out)
             if generated
@@ -367,30 +586,31 @@ async def run_turn(
         )
         await cache.put(
             platform.redis,
-            key,
+            plan.key,
             {
                 "text": text,
                 "provider": used_provider,
                 "model": model,
-                "citations": citations_of(cited),
+                "citations": citations_of(outcome.cited),
                 "cost_usd": str(cost),
             },
             settings.llm.cache_ttl_seconds,
         )
 
-    confidence = max((p.similarity for p in passages), default=0.0)
+    confidence = max((p.similarity for p in plan.passages), default=0.0)
     return TurnResult(
         text=text,
         crisis=crisis,
         category=category,
         model=model,
         provider=used_provider,
-        citations=citations_of(cited),
+        citations=citations_of(outcome.cited),
         confidence=confidence,
-        cache_hit=hit is not None,
-        timings_ms=timer.timings | {f"retrieval.{k}": v for k, v in found.timings_ms.items()},
-        offer_human=offer_human,
+        cache_hit=plan.hit is not None,
+        timings_ms=timer.timings | {f"retrieval.{k}": v for k, v in plan.retrieval_ms.items()},
+        offer_human=plan.offer_human,
         wants_human=wants_human,
-        route_reason=chosen.reason,
+        route_reason=plan.route_reason,
         sanitized=sanitized,
+        ledger_rows=ledger_rows,
     )

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Update, bindparam, func, insert, select, true, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from wellcoach.auth.policy import Subject
-from wellcoach.models import ChatSession, Message, MoodEntry
+from wellcoach.db.base import utcnow
+from wellcoach.models import ChatSession, LlmCall, Message, MoodEntry, SystemState
+from wellcoach.models.enums import MessageStatus, MessageType
 
 
 def sessions_readable_by(subject: Subject) -> Select[tuple[ChatSession]]:
@@ -105,3 +113,199 @@ async def by_client_id(
             Message.client_message_id == client_message_id,
         )
     )
+
+
+# The statements of a chat turn's hot path are built once, with bind parameters:
+# building and hashing a statement like these costs more CPU than running it.
+
+
+@dataclass(frozen=True)
+class TurnFacts:
+    history: list[tuple[uuid.UUID, MessageType, bytes]]  # (id, type, sealed), oldest first
+    mood: int | None  # of the user's latest mood entry
+    summaries: list[bytes]  # sealed summaries of up to 3 earlier sessions, newest first
+    spent_today: Decimal  # the user's LLM spend since `since`
+    kb_state: dict[str, Any] | None  # the knowledge base's version record
+
+
+@cache
+def _turn_facts_statement() -> Select[Any]:
+    user_id, session_id = bindparam("user_id"), bindparam("session_id")
+    mood = (
+        select(MoodEntry.mood)
+        .where(MoodEntry.user_id == user_id)
+        .order_by(MoodEntry.created_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    earlier = (
+        select(ChatSession.summary_encrypted, ChatSession.started_at)
+        .where(
+            ChatSession.user_id == user_id,
+            ChatSession.id != session_id,
+            ChatSession.summary_encrypted.is_not(None),
+        )
+        .order_by(ChatSession.started_at.desc())
+        .limit(3)
+        .subquery()
+    )
+    summaries = (
+        select(
+            func.array_agg(
+                aggregate_order_by(earlier.c.summary_encrypted, earlier.c.started_at.desc())
+            )
+        )
+        .select_from(earlier)
+        .scalar_subquery()
+    )
+    spent = (
+        select(func.coalesce(func.sum(LlmCall.cost_usd), 0))
+        .where(LlmCall.user_id == user_id, LlmCall.created_at >= bindparam("since"))
+        .scalar_subquery()
+    )
+    state = (
+        select(SystemState.value)
+        .where(SystemState.key == bindparam("kb_state_key"))
+        .scalar_subquery()
+    )
+    facts = select(
+        mood.label("mood"), summaries.label("summaries"), spent.label("spent"), state.label("kb")
+    ).subquery("facts")
+    recent = (
+        select(Message.id, Message.type, Message.content_encrypted, Message.created_at)
+        .where(Message.user_id == user_id, Message.session_id == session_id)
+        .order_by(Message.created_at.desc())
+        .limit(bindparam("history_limit"))
+        .subquery("recent")
+    )
+    # one row per recent message (or one row of NULLs), each with the facts
+    return (
+        select(facts, recent.c.id, recent.c.type, recent.c.content_encrypted)
+        .select_from(facts.outerjoin(recent, true()))
+        .order_by(recent.c.created_at.desc())
+    )
+
+
+async def turn_facts(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    *,
+    history_limit: int,
+    since: datetime,
+    kb_state_key: str,
+) -> TurnFacts:
+    """What a chat turn reads before retrieval, in one round trip: the session's last
+    messages (only the columns a prompt needs), the latest mood, earlier sessions'
+    summaries, today's spend and the knowledge base's version."""
+    rows = (
+        await session.execute(
+            _turn_facts_statement(),
+            {
+                "user_id": user_id,
+                "session_id": session_id,
+                "since": since,
+                "kb_state_key": kb_state_key,
+                "history_limit": history_limit,
+            },
+        )
+    ).all()
+    first = rows[0]
+    return TurnFacts(
+        history=[(row.id, row.type, row.content_encrypted) for row in reversed(rows) if row.id],
+        mood=first.mood,
+        summaries=[bytes(blob) for blob in first.summaries or ()],
+        spent_today=Decimal(first.spent or 0),
+        kb_state=dict(first.kb) if first.kb is not None else None,
+    )
+
+
+async def session_history_for_summary(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID, limit: int
+) -> list[dict[str, Any]]:
+    """The metadata of the session's last `limit` messages, oldest first."""
+    rows = await session.scalars(
+        select(Message.metadata_)
+        .where(Message.user_id == user_id, Message.session_id == session_id)
+        .order_by(Message.created_at.desc())
+        .limit(limit)
+    )
+    return [metadata or {} for metadata in reversed(list(rows))]
+
+
+async def session_moods(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID
+) -> list[int | None]:
+    rows = await session.scalars(
+        select(MoodEntry.mood)
+        .where(MoodEntry.user_id == user_id, MoodEntry.session_id == session_id)
+        .order_by(MoodEntry.created_at)
+    )
+    return list(rows)
+
+
+@cache
+def _store_statement(delivered: bool = False, ledger_rows: int = 0) -> Update:
+    """Insert a message and count it in its session (RETURNING the count), in one
+    statement; with the coach's reply, also the answered message's status and the
+    turn's ledger rows. Built once per shape (number of ledger rows)."""
+    sessions, messages, calls = ChatSession.__table__, Message.__table__, LlmCall.__table__
+    stored = insert(messages).values({c.key: bindparam(f"m_{c.key}") for c in messages.c})
+    ctes = [stored.cte("stored")]
+    if delivered:
+        answered = (
+            update(messages)
+            .where(
+                messages.c.id == bindparam("answered_id"),
+                messages.c.created_at == bindparam("answered_created_at"),
+            )
+            .values(status=bindparam("delivered"), updated_at=bindparam("now"))
+        )
+        ctes.append(answered.cte("answered"))
+    for i in range(ledger_rows):  # one CTE a row: a multi-row VALUES is never cached
+        row = insert(calls).values({c.key: bindparam(f"l{i}_{c.key}") for c in calls.c})
+        ctes.append(row.cte(f"ledger_{i}"))
+    return (
+        update(sessions)
+        .where(sessions.c.id == bindparam("chat_session_id"))
+        .values(message_count=sessions.c.message_count + 1, updated_at=bindparam("now"))
+        .returning(sessions.c.message_count, sessions.c.updated_at)
+        .add_cte(*ctes)
+    )
+
+
+async def store_message(
+    session: AsyncSession,
+    message: Message,
+    chat_session: ChatSession,
+    *,
+    answered: Message | None = None,
+    ledger_rows: list[dict[str, Any]] | None = None,
+) -> int:
+    """Store a message and count it in its session (in the database: two turns of one
+    session may store messages at once), in one round trip; returns the new count.
+    With `answered` (the user's message a reply answers) it is marked delivered, and
+    `ledger_rows` (column values) are written too. `message` stays out of the ORM
+    session: callers only read it."""
+    now = utcnow()
+    message.updated_at = now
+    params: dict[str, Any] = {"chat_session_id": chat_session.id, "now": now}
+    for column in Message.__table__.c:
+        attribute = Message.__mapper__.get_property_by_column(column).key
+        params[f"m_{column.key}"] = getattr(message, attribute)
+    if answered is not None:
+        params |= {
+            "answered_id": answered.id,
+            "answered_created_at": answered.created_at,
+            "delivered": MessageStatus.delivered,
+        }
+    for i, values in enumerate(ledger_rows or ()):
+        params |= {f"l{i}_{key}": value for key, value in values.items()}
+    statement = _store_statement(answered is not None, len(ledger_rows or ()))
+    row = (await session.execute(statement, params)).one()
+    if answered is not None:
+        set_committed_value(answered, "status", MessageStatus.delivered)
+        set_committed_value(answered, "updated_at", now)
+    set_committed_value(chat_session, "message_count", row[0])
+    set_committed_value(chat_session, "updated_at", row[1])
+    return int(row[0])

@@ -37,6 +37,9 @@ class TurnOut(BaseModel):
     user_message: MessageOut
     reply: MessageOut | None
     queued: bool = False
+    # the reply's id; when the turn is queued (202) the reply arrives later over
+    # Socket.IO (`reply_done`) with this id
+    reply_id: uuid.UUID | None = None
     crisis: bool = False
 
 

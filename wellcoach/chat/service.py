@@ -4,6 +4,8 @@ LLM work; a failed generation leaves it with status `error` and a retryable job.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +34,12 @@ from wellcoach.models.enums import EscalationReason, MessageStatus, MessageType,
 from wellcoach.platform import Platform
 
 SUMMARY_EVERY = 10
+
+
+def reply_id_for(message_id: uuid.UUID) -> uuid.UUID:
+    """The id the coach's reply to a message gets, known before it exists: a queued
+    turn answers 202 with it, and the reply that arrives later carries it."""
+    return uuid.uuid5(message_id, "reply")
 
 
 async def _owned_session(session: AsyncSession, user: User, session_id: uuid.UUID) -> ChatSession:
@@ -137,23 +145,25 @@ async def session_detail(
 async def summarize(session: AsyncSession, platform: Platform, chat_session: ChatSession) -> str:
     """A short extractive summary: what was discussed (by source), and the mood trend.
     It is what the coach remembers in the next session."""
-    recent = await repository.recent_messages(session, chat_session.user_id, chat_session.id, 200)
+    recent = await repository.session_history_for_summary(
+        session, chat_session.user_id, chat_session.id, 200
+    )
     topics: list[str] = []
-    for message in recent:
-        for citation in (message.metadata_ or {}).get("citations", []):
+    for metadata in recent:
+        for citation in metadata.get("citations", []):
             if citation["title"] not in topics:
                 topics.append(citation["title"])
     moods = [
-        m.mood
-        for m in await repository.moods(session, chat_session.user_id, chat_session.id)
-        if m.mood
+        mood
+        for mood in await repository.session_moods(session, chat_session.user_id, chat_session.id)
+        if mood
     ]
     parts = [f"{len(recent)} messages"]
     if topics:
         parts.append("talked about: " + "; ".join(topics[:5]))
     if moods:
         parts.append(f"mood {moods[0]}→{moods[-1]}/10")
-    if any((m.metadata_ or {}).get("crisis") for m in recent):
+    if any(metadata.get("crisis") for metadata in recent):
         parts.append("a crisis was escalated to a human coach")
     return ", ".join(parts)
 
@@ -208,15 +218,22 @@ async def log_mood(
     return MoodEntryOut(mood=entry.mood, stress=entry.stress, timestamp=entry.created_at)
 
 
-async def accept_message(
+@dataclass
+class Accepted:
+    message: Message
+    new: bool  # False: the same `client_message_id` was sent before
+    chat_session: ChatSession
+
+
+async def accept(
     session: AsyncSession,
     platform: Platform,
     user: User,
     session_id: uuid.UUID,
     data: SendMessageIn,
-) -> tuple[Message, bool]:
-    """Store the user's message (sealed). Returns it and whether it is new: the same
-    `client_message_id` sent twice is stored once."""
+) -> Accepted:
+    """Store the user's message (sealed); the same `client_message_id` sent twice is
+    stored once."""
     chat_session = await _owned_session(session, user, session_id)
     if chat_session.ended_at is not None:
         raise Conflict("This chat session has ended; start a new one.")
@@ -225,7 +242,7 @@ async def accept_message(
             session, user.id, session_id, data.client_message_id
         )
         if existing is not None:
-            return existing, False
+            return Accepted(existing, False, chat_session)
     message = Message(
         id=uuid.uuid4(),
         created_at=utcnow(),
@@ -239,10 +256,20 @@ async def accept_message(
         client_message_id=data.client_message_id,
         metadata_={},
     )
-    session.add(message)
-    chat_session.message_count += 1
-    await session.flush()
-    return message, True
+    await repository.store_message(session, message, chat_session)
+    return Accepted(message, True, chat_session)
+
+
+async def accept_message(
+    session: AsyncSession,
+    platform: Platform,
+    user: User,
+    session_id: uuid.UUID,
+    data: SendMessageIn,
+) -> tuple[Message, bool]:
+    """Store the user's message (sealed). Returns it and whether it is new."""
+    accepted = await accept(session, platform, user, session_id, data)
+    return accepted.message, accepted.new
 
 
 async def respond(
@@ -253,13 +280,25 @@ async def respond(
     *,
     sink: Sink | None = None,
     request: RequestContext,
+    chat_session: ChatSession | None = None,
+    fresh: bool = False,
+    pause: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[Message, TurnResult | None]:
     """Run the pipeline for a stored user message and store the reply. Idempotent: a
-    message that already has a reply returns it (a retried job never answers twice)."""
-    existing = await repository.reply_to(session, user.id, message.id)
-    if existing is not None:
-        return existing, None
-    chat_session = await _owned_session(session, user, message.session_id)
+    message that already has a reply returns it (a retried job never answers twice).
+
+    `chat_session`: the message's session when the caller just loaded it (`accept`);
+    `fresh`: the message was stored by this request, so no reply can exist yet;
+    `pause`: see `run_turn`.
+    """
+    if not fresh:
+        existing = await repository.reply_to(session, user.id, message.id)
+        if existing is not None:
+            return existing, None
+    if chat_session is None or chat_session.id != message.session_id:
+        chat_session = await _owned_session(session, user, message.session_id)
+    elif chat_session.user_id != user.id:
+        raise NotFound("No such chat session.")
     text = await platform.vault.open_text(
         session, user.id, message.content_encrypted, purpose="message"
     )
@@ -272,7 +311,7 @@ async def respond(
         personality=user.preferences.get("ai_personality", "empathetic"),
         sport=user.sport,
     )
-    result = await run_turn(session, platform, turn, sink=sink)
+    result = await run_turn(session, platform, turn, sink=sink, pause=pause)
     if result.crisis:
         await open_escalation(
             session,
@@ -316,7 +355,7 @@ async def respond(
             source="user",
         )
     reply = Message(
-        id=uuid.uuid4(),
+        id=reply_id_for(message.id),
         created_at=utcnow(),
         session_id=chat_session.id,
         user_id=user.id,
@@ -326,12 +365,13 @@ async def respond(
         content_encrypted=await platform.vault.seal_text(
             session, user.id, result.text, purpose="message"
         ),
+        client_message_id=None,
         metadata_=result.metadata(),
     )
-    session.add(reply)
-    chat_session.message_count += 1
-    message.status = MessageStatus.delivered
-    if chat_session.message_count % SUMMARY_EVERY == 0:
+    count = await repository.store_message(
+        session, reply, chat_session, answered=message, ledger_rows=result.ledger_rows
+    )
+    if count % SUMMARY_EVERY == 0:
         await refresh_summary(session, platform, chat_session)
     await session.flush()
     return reply, result

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.config import ModelPrice
+from wellcoach.db.base import new_id, utcnow
 from wellcoach.models import LlmCall
 
 
@@ -40,6 +42,44 @@ def price(prices: dict[str, ModelPrice], model: str, tokens_in: int, tokens_out:
     return cost.quantize(Decimal("0.00000001"))
 
 
+def usage_values(
+    usage: Usage,
+    prices: dict[str, ModelPrice],
+    *,
+    user_id: uuid.UUID | None = None,
+    tier: str | None = None,
+    session_id: uuid.UUID | None = None,
+    message_id: uuid.UUID | None = None,
+    request_id: str | None = None,
+    saved_usd: Decimal | None = None,
+) -> dict[str, Any]:
+    """The ledger row of one call, as column values (for writers that insert rows in
+    bulk, like a chat turn storing its reply)."""
+    return {
+        "id": new_id(),
+        "created_at": utcnow(),
+        "user_id": user_id,
+        "tier": tier,
+        "purpose": usage.purpose,
+        "provider": usage.provider,
+        "model": usage.model,
+        "tokens_in": usage.tokens_in,
+        "tokens_out": usage.tokens_out,
+        "tokens_estimated": usage.tokens_estimated,
+        "cost_usd": Decimal(0)
+        if usage.cache_hit
+        else price(prices, usage.model, usage.tokens_in, usage.tokens_out),
+        "saved_usd": saved_usd or Decimal(0),
+        "cache_hit": usage.cache_hit,
+        "latency_ms": usage.latency_ms,
+        "status": usage.status,
+        "error_code": usage.error_code,
+        "session_id": session_id,
+        "message_id": message_id,
+        "request_id": request_id,
+    }
+
+
 async def record_usage(
     session: AsyncSession,
     usage: Usage,
@@ -53,25 +93,16 @@ async def record_usage(
     saved_usd: Decimal | None = None,
 ) -> LlmCall:
     row = LlmCall(
-        user_id=user_id,
-        tier=tier,
-        purpose=usage.purpose,
-        provider=usage.provider,
-        model=usage.model,
-        tokens_in=usage.tokens_in,
-        tokens_out=usage.tokens_out,
-        tokens_estimated=usage.tokens_estimated,
-        cost_usd=Decimal(0)
-        if usage.cache_hit
-        else price(prices, usage.model, usage.tokens_in, usage.tokens_out),
-        saved_usd=saved_usd or Decimal(0),
-        cache_hit=usage.cache_hit,
-        latency_ms=usage.latency_ms,
-        status=usage.status,
-        error_code=usage.error_code,
-        session_id=session_id,
-        message_id=message_id,
-        request_id=request_id,
+        **usage_values(
+            usage,
+            prices,
+            user_id=user_id,
+            tier=tier,
+            session_id=session_id,
+            message_id=message_id,
+            request_id=request_id,
+            saved_usd=saved_usd,
+        )
     )
     session.add(row)
     await session.flush()
