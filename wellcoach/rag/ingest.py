@@ -178,6 +178,10 @@ async def ingest(
     run.removed, run.unchanged = len(report.removed), report.unchanged
     run.chunks_embedded = report.chunks_embedded
     await session.flush()
+    if report.added or report.updated or report.removed:
+        # fresh statistics now, not at autovacuum's next pass: with none, the planner
+        # guesses one row per filter and picks its worst plans for the vector leg
+        await session.execute(text("ANALYZE kb_chunks, kb_documents"))
     return report
 
 
