@@ -22,14 +22,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import math
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -38,22 +33,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from common import (
+    HOST,
+    cpu_seconds,
+    embedded_services,
+    free_port,
+    log_tail,
+    percentile,
+    service_env,
+    spawn,
+    stop_process,
+    wait_http,
+)
 from rich.console import Console
 from rich.table import Table
 
 from wellcoach.audit import RequestContext
 from wellcoach.auth import passwords
 from wellcoach.auth.service import create_user
-from wellcoach.config import AuthSettings, LlmSettings, Settings
-from wellcoach.crypto.envelope import encode_key, generate_key
-from wellcoach.db import migrate
+from wellcoach.config import AuthSettings, Settings
 from wellcoach.platform import Platform, open_platform
-from wellcoach.runtime import postgres, valkey
 from wellcoach.runtime.services import ServiceUrls
 
-REPO = Path(__file__).resolve().parents[1]
 BCRYPT_ROUNDS = 12
-HOST = "127.0.0.1"
 
 # a fixed width when piped, so lines and the table do not wrap at 80 columns
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
@@ -118,92 +120,18 @@ class Round:
         return percentile(sorted(self.latencies), q) * 1000
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Linear-interpolated percentile of sorted values (nan when empty)."""
-    if not values:
-        return math.nan
-    rank = (len(values) - 1) * q
-    low, high = math.floor(rank), math.ceil(rank)
-    return values[low] + (values[high] - values[low]) * (rank - low)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 # -- the API process --------------------------------------------------------------------------
 
 
 def start_api(settings: Settings, port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("WELLCOACH_")}
-    env.update(
-        WELLCOACH_ENV="development",
-        WELLCOACH_DATABASE_URL=settings.database_url.get_secret_value(),  # type: ignore[union-attr]
-        WELLCOACH_REDIS_URL=settings.redis_url.get_secret_value(),  # type: ignore[union-attr]
-        WELLCOACH_MASTER_KEY=settings.master_key.get_secret_value(),  # type: ignore[union-attr]
-        WELLCOACH_DATA_DIR=str(settings.data_dir),
-        WELLCOACH_API__HOST=HOST,
-        WELLCOACH_API__PORT=str(port),
-        WELLCOACH_AUTH__BCRYPT_ROUNDS=str(BCRYPT_ROUNDS),
-        WELLCOACH_LLM__PROVIDER="offline",
-        WELLCOACH_LOG_LEVEL="WARNING",
-    )
+    env = service_env(settings) | {"WELLCOACH_API__HOST": HOST, "WELLCOACH_API__PORT": str(port)}
     argv = [
         sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app",
         "--host", HOST, "--port", str(port), "--workers", "1",
         "--proxy-headers", "--forwarded-allow-ips", HOST,
         "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
-    log = log_path.open("wb")
-    try:
-        return subprocess.Popen(
-            argv,
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    finally:
-        log.close()
-
-
-def wait_ready(proc: subprocess.Popen[bytes], base_url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    with httpx.Client(base_url=base_url, timeout=2.0, trust_env=False) as client:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the API exited with code {proc.returncode}")
-            try:
-                if client.get("/ready").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-    raise RuntimeError(f"the API was not ready within {timeout:.0f}s")
-
-
-def stop_api(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux /proc; None elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
+    return spawn(argv, env, log_path)
 
 
 async def measured(proc: subprocess.Popen[bytes], run: Callable[[], Awaitable[Round]]) -> Round:
@@ -215,13 +143,6 @@ async def measured(proc: subprocess.Popen[bytes], run: Callable[[], Awaitable[Ro
     if before is not None and after is not None:
         result.api_cpu = (after - before) / (time.perf_counter() - started)
     return result
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 # -- load generation --------------------------------------------------------------------------
@@ -377,7 +298,7 @@ async def run_bench(plan: Plan, settings: Settings, urls: ServiceUrls, base: Pat
         console.print(f"starting the API (uvicorn, 1 worker) on {base_url}…")
         proc = start_api(settings, port, log_path)
         try:
-            await asyncio.to_thread(wait_ready, proc, base_url)
+            await asyncio.to_thread(wait_http, proc, f"{base_url}/ready", "the API", 60.0)
         except RuntimeError:
             console.print(log_tail(log_path))
             raise
@@ -472,7 +393,7 @@ async def run_bench(plan: Plan, settings: Settings, urls: ServiceUrls, base: Pat
             console.print(log_tail(log_path), markup=False)
     finally:
         if proc is not None:
-            stop_api(proc)
+            stop_process(proc)
         await platform.close()
 
 
@@ -541,42 +462,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
 
-    def _terminate(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, _terminate)
-
-    base = Path(tempfile.mkdtemp(prefix="wellcoach-bench-"))
-    base.chmod(0o755)  # the embedded PostgreSQL runs as its own user when we are root
-    pg_started = vk_started = False
-    try:
-        console.print(f"starting embedded PostgreSQL and Valkey in {base}…")
-        pg_started = True
-        pg = postgres.start_postgres(base / "pg")
-        vk_started = True
-        vk = valkey.start_valkey(base / "valkey")
-        database_url = pg.url()
-        migrate.upgrade(database_url)
-        settings = Settings(
-            _env_file=None,
-            env="development",
-            data_dir=base / "data",
-            database_url=database_url,
-            redis_url=vk.url,
-            master_key=encode_key(generate_key()),
-            log_level="WARNING",
-            llm=LlmSettings(provider="offline"),
-            auth=AuthSettings(bcrypt_rounds=BCRYPT_ROUNDS),
-        )
-        settings.data_path  # noqa: B018 - creates the data dir
-        urls = ServiceUrls(database_url, vk.url, embedded_postgres=False, embedded_redis=False)
+    with embedded_services("wellcoach-bench-", auth=AuthSettings(bcrypt_rounds=BCRYPT_ROUNDS)) as (
+        base,
+        settings,
+        urls,
+    ):
+        console.print(f"embedded PostgreSQL and Valkey in {base}")
         asyncio.run(run_bench(plan, settings, urls, base))
-    finally:
-        if vk_started:
-            valkey.stop_valkey(base / "valkey")
-        if pg_started:
-            postgres.stop_postgres(base / "pg", mode="immediate")
-        shutil.rmtree(base, ignore_errors=True)
     return 0
 
 

@@ -40,12 +40,8 @@ import asyncio
 import math
 import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -53,20 +49,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from common import (
+    HOST,
+    REPO,
+    clean_env,
+    cpu_seconds,
+    embedded_services,
+    free_port,
+    log_tail,
+    percentile,
+    service_env,
+    spawn,
+    stop_process,
+    wait_http,
+)
 from rich.console import Console
 from rich.table import Table
 
 from wellcoach.audit import RequestContext
 from wellcoach.auth.service import create_user
-from wellcoach.config import AuthSettings, LlmSettings, RagSettings, Settings
-from wellcoach.crypto.envelope import encode_key, generate_key
-from wellcoach.db import migrate
+from wellcoach.config import AuthSettings, RagSettings, Settings
 from wellcoach.platform import Platform, open_platform
-from wellcoach.runtime import postgres, valkey
 from wellcoach.runtime.services import ServiceUrls
 
-REPO = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
 BCRYPT_ROUNDS = 4  # users are created, never logged in: tokens are minted directly
 UPSTREAM_LATENCY_MS = 50
 STEPS = (
@@ -244,38 +249,12 @@ class Round:
         return sum(t.overhead_ms(self.scenario) for t in self.turns) / len(self.turns)
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Linear-interpolated percentile of sorted values (nan when empty)."""
-    if not values:
-        return math.nan
-    rank = (len(values) - 1) * q
-    low, high = math.floor(rank), math.ceil(rank)
-    return values[low] + (values[high] - values[low]) * (rank - low)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 # -- processes --------------------------------------------------------------------------------
 
 
 def base_env(settings: Settings) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("WELLCOACH_")}
-    env.update(
-        WELLCOACH_ENV="development",
-        WELLCOACH_DATABASE_URL=settings.database_url.get_secret_value(),  # type: ignore[union-attr]
-        WELLCOACH_REDIS_URL=settings.redis_url.get_secret_value(),  # type: ignore[union-attr]
-        WELLCOACH_MASTER_KEY=settings.master_key.get_secret_value(),  # type: ignore[union-attr]
-        WELLCOACH_DATA_DIR=str(settings.data_dir),
-        WELLCOACH_AUTH__BCRYPT_ROUNDS=str(BCRYPT_ROUNDS),
-        WELLCOACH_RAG__EMBEDDER="use",  # the offline embedder, never the fake server's
-        WELLCOACH_LLM__PROVIDER="offline",
-        WELLCOACH_LOG_LEVEL="WARNING",
-    )
-    return env
+    # the offline embedder, never the fake server's
+    return service_env(settings) | {"WELLCOACH_RAG__EMBEDDER": "use"}
 
 
 def scenario_env(settings: Settings, scenario: Scenario, upstream_url: str) -> dict[str, str]:
@@ -286,22 +265,6 @@ def scenario_env(settings: Settings, scenario: Scenario, upstream_url: str) -> d
         env["WELLCOACH_OPENAI_API_KEY"] = "bench-key"
         env["WELLCOACH_LLM__MODERATION"] = "true" if scenario.moderation else "false"
     return env
-
-
-def spawn(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    log = log_path.open("ab")
-    try:
-        return subprocess.Popen(
-            argv,
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    finally:
-        log.close()
 
 
 def start_api(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
@@ -315,7 +278,7 @@ def start_api(env: dict[str, str], port: int, log_path: Path) -> subprocess.Pope
 
 
 def start_upstream(port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("WELLCOACH_")}
+    env = clean_env()
     argv = [
         sys.executable, str(REPO / "tests" / "openai_server.py"),
         "--host", HOST, "--port", str(port),
@@ -323,48 +286,6 @@ def start_upstream(port: int, log_path: Path) -> subprocess.Popen[bytes]:
         "--log-level", "warning",
     ]  # fmt: skip
     return spawn(argv, env, log_path)
-
-
-def wait_http(proc: subprocess.Popen[bytes], url: str, what: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=2.0, trust_env=False) as client:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{what} exited with code {proc.returncode}")
-            try:
-                if client.get(url).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-    raise RuntimeError(f"{what} was not ready within {timeout:.0f}s")
-
-
-def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux /proc; None elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 def log_errors(path: Path, top: int = 5) -> str:
@@ -846,38 +767,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
 
-    def _terminate(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, _terminate)
-
-    base = Path(tempfile.mkdtemp(prefix="wellcoach-chat-bench-"))
-    base.chmod(0o755)  # the embedded PostgreSQL runs as its own user when we are root
-    pg_started = vk_started = False
-    upstream: subprocess.Popen[bytes] | None = None
-    try:
-        console.print(f"starting embedded PostgreSQL and Valkey in {base}…")
-        pg_started = True
-        pg = postgres.start_postgres(base / "pg")
-        vk_started = True
-        vk = valkey.start_valkey(base / "valkey")
-        database_url = pg.url()
-        migrate.upgrade(database_url)
-        settings = Settings(
-            _env_file=None,
-            env="development",
-            data_dir=base / "data",
-            database_url=database_url,
-            redis_url=vk.url,
-            master_key=encode_key(generate_key()),
-            log_level="WARNING",
-            llm=LlmSettings(provider="offline"),
-            auth=AuthSettings(bcrypt_rounds=BCRYPT_ROUNDS),
-            rag=RagSettings(embedder="use"),
-        )
-        settings.data_path  # noqa: B018 - creates the data dir
-        urls = ServiceUrls(database_url, vk.url, embedded_postgres=False, embedded_redis=False)
-
+    with embedded_services(
+        "wellcoach-chat-bench-",
+        auth=AuthSettings(bcrypt_rounds=BCRYPT_ROUNDS),
+        rag=RagSettings(embedder="use"),
+    ) as (base, settings, urls):
+        console.print(f"embedded PostgreSQL and Valkey in {base}")
         console.print("ingesting kb/ (offline embedder)…")
         t0 = time.perf_counter()
         ingest_kb(base_env(settings), base / "ingest.log")
@@ -896,15 +791,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         except RuntimeError:
             console.print(log_tail(base / "openai-server.log"), markup=False)
+            stop_process(upstream)
             raise
-        asyncio.run(run_bench(plan, settings, urls, base, upstream_url, upstream))
-    finally:
-        stop_process(upstream)
-        if vk_started:
-            valkey.stop_valkey(base / "valkey")
-        if pg_started:
-            postgres.stop_postgres(base / "pg", mode="immediate")
-        shutil.rmtree(base, ignore_errors=True)
+        try:
+            asyncio.run(run_bench(plan, settings, urls, base, upstream_url, upstream))
+        finally:
+            stop_process(upstream)
     return 0
 
 

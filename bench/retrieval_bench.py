@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from common import percentile
 from pgvector.psycopg import register_vector
 from rich.console import Console
 from rich.table import Table
@@ -100,16 +101,6 @@ class Plan:
 
 FULL = Plan((10_000, 100_000), 200, 20, 200, 120.0, 60.0, 30.0)
 QUICK = Plan((10_000,), 50, 10, 50, 40.0, 20.0, 15.0)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Linear-interpolated percentile (nan when empty)."""
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    rank = (len(ordered) - 1) * q
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def pcts(values: list[float]) -> str:
