@@ -6,6 +6,7 @@ import pytest
 import redis
 
 from api.main import create_app
+from wellcoach.config import DatabaseSettings
 from wellcoach.errors import ServiceUnavailable
 from wellcoach.platform import open_platform
 from wellcoach.runtime import postgres, valkey
@@ -64,6 +65,22 @@ def test_embedded_postgres_keeps_data_across_restarts(own_postgres):
         assert conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() == (
             1,
         )
+
+
+def test_embedded_postgres_applies_its_server_settings_once(own_postgres):
+    """initdb's defaults are replaced (ALTER SYSTEM, one restart); later starts attach."""
+    pgdata, _ = own_postgres
+    wanted = DatabaseSettings().embedded_server
+    handle = postgres.start_postgres(pgdata)
+    with psycopg.connect(handle.libpq_url()) as conn:
+        for name, value in wanted.items():
+            assert conn.execute(f"SHOW {name}").fetchone() == (value,)
+    assert postgres.start_postgres(pgdata).pid == handle.pid  # nothing new: no restart
+
+    changed = postgres.start_postgres(pgdata, server_settings={"work_mem": "8MB"})
+    assert changed.pid == handle.pid  # a reload is enough for this one
+    with psycopg.connect(changed.libpq_url()) as conn:
+        assert conn.execute("SHOW work_mem").fetchone() == ("8MB",)
 
 
 async def test_api_health_degrades_when_postgres_dies_and_recovers(

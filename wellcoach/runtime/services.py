@@ -47,7 +47,9 @@ def resolve_services(settings: Settings, *, start: bool = True) -> ServiceUrls:
         embedded_pg = False
     else:
         handle = (
-            postgres.start_postgres(pgdata_dir(settings))
+            postgres.start_postgres(
+                pgdata_dir(settings), server_settings=settings.database.embedded_server
+            )
             if start
             else postgres.running_postgres(pgdata_dir(settings))
         )

@@ -140,7 +140,10 @@ class Supervisor:
             ):
                 on_event("embedded PostgreSQL stopped; restarting it")
                 try:
-                    postgres.start_postgres(pgdata_dir(self.settings))
+                    postgres.start_postgres(
+                        pgdata_dir(self.settings),
+                        server_settings=self.settings.database.embedded_server,
+                    )
                 except Exception as exc:  # keep supervising; try again next tick
                     on_event(f"PostgreSQL restart failed: {type(exc).__name__}")
             for child in self.children:
