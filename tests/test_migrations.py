@@ -6,6 +6,7 @@ from sqlalchemy import text
 from wellcoach.db import migrate
 from wellcoach.models import metadata
 from wellcoach.ops.partitions import ensure_partitions, list_partitions
+from wellcoach.rag.documents import CATEGORIES
 
 
 async def test_every_model_table_exists(db_session):
@@ -65,5 +66,11 @@ async def test_kb_chunks_have_an_hnsw_index_per_embedder(db_session):
         text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'kb_chunks'")
     )
     hnsw = {name: definition for name, definition in rows if "hnsw" in definition}
-    assert any("vector(512)" in d and "use-m3-512" in d for d in hnsw.values())
-    assert any("vector(1536)" in d for d in hnsw.values())
+    # half-precision graphs (migration 0003), each partial on its embedder
+    assert any("halfvec(512)" in d and "use-m3-512" in d for d in hnsw.values())
+    assert any("halfvec(1536)" in d for d in hnsw.values())
+    assert all("halfvec_cosine_ops" in d for d in hnsw.values())
+    # and a graph per category, which category-filtered searches (crisis turns) walk
+    for category in CATEGORIES:
+        definition = hnsw[f"ix_kb_chunks_hnsw_use_{category}"]
+        assert f"category)::text = '{category}'" in definition

@@ -12,7 +12,8 @@
 3. Reciprocal rank fusion, metadata boosts (the user's sport and language), one
    version per document family (an Italian and an English version of the same
    document are one result), then MMR for diversity. Text, metadata and vectors are
-   fetched only for the handful of passages MMR compares and returns.
+   fetched, in the same statement, only for each document's best passage: the ones
+   MMR compares and returns.
 """
 
 from __future__ import annotations
@@ -88,7 +89,6 @@ SETTINGS = (
     "SELECT set_config('hnsw.ef_search', %(ef)s, true),"
     " set_config('hnsw.iterative_scan', 'relaxed_order', true)"
 )
-CANDIDATE_COLUMNS = "id, document_id, kind, sport, language"
 Statement = tuple[str, dict[str, Any]]
 
 
@@ -105,8 +105,11 @@ def _where(filters: SearchFilters) -> tuple[str, dict[str, Any]]:
     return " AND ".join(clauses), params
 
 
-def _distance(dim: int) -> str:
-    return f"c.embedding::vector({dim}) <=> CAST(%(q)s AS vector({dim}))"
+def _distance(dim: int, kind: str = "vector") -> str:
+    """Cosine distance to the query. The HNSW indexes hold `halfvec` copies (migration
+    0003): ordering by the half-precision distance lets the index serve it, and the
+    full-precision one scores what it returns."""
+    return f"c.embedding::{kind}({dim}) <=> CAST(%(q)s AS {kind}({dim}))"
 
 
 def vector_leg_statement(
@@ -116,10 +119,11 @@ def vector_leg_statement(
     its recall against exact search). Only what scoring needs: no join, no text."""
     where, params = _where(filters)
     distance = _distance(embedder.dimension)
+    indexed = _distance(embedder.dimension, "halfvec")
     return (
         f"SELECT c.id::text AS chunk_id, c.document_id, c.kind, c.sport, c.language,"
         f" 1 - ({distance}) AS similarity FROM kb_chunks c"
-        f" WHERE {where} ORDER BY {distance} LIMIT %(limit)s",
+        f" WHERE {where} ORDER BY {indexed} LIMIT %(limit)s",
         {**query, "embedder": embedder.id, "limit": limit, **params},
     )
 
@@ -127,37 +131,56 @@ def vector_leg_statement(
 def candidates_statement(
     embedder: Embedder, query: dict[str, Any], filters: SearchFilters, limit: int
 ) -> Statement:
-    """The vector leg, plus the closest passage of each document it found only through
-    its questions (exact over that document's passages), in one statement. A LATERAL
-    top-1 per document: DISTINCT ON over all their passages took 2-3x longer."""
+    """Everything search() reads, in one statement (one round trip):
+
+    - the vector leg's rows, plus the closest passage of each document it found only
+      through its questions (a LATERAL top-1 per document: DISTINCT ON over all their
+      passages took 2-3x longer);
+    - on each document's best passage (its head, the one MMR compares and returns):
+      text, document metadata, full-text rank and the vector. Other rows carry NULLs.
+
+    Full text ranks these candidates instead of scanning on its own: at 100k chunks an
+    OR query over common words matches tens of thousands of rows and ranking them costs
+    0.1-1 s, while paraphrased chat rarely matches words anyway. It adds evidence, never
+    gates. Vectors travel in pgvector's binary form."""
     nearest, params = vector_leg_statement(embedder, query, filters, limit)
     distance = _distance(embedder.dimension)
     return (
-        f"WITH v AS MATERIALIZED ({nearest})"
-        " SELECT * FROM v UNION ALL SELECT best.* FROM (SELECT document_id FROM v"
-        " GROUP BY document_id HAVING bool_and(kind = 'question')) missing,"
+        f"WITH v AS MATERIALIZED ({nearest}),"
+        " found AS MATERIALIZED (SELECT * FROM v UNION ALL SELECT best.* FROM"
+        " (SELECT document_id FROM v GROUP BY document_id"
+        " HAVING bool_and(kind = 'question')) missing,"
         " LATERAL (SELECT c.id::text AS chunk_id, c.document_id, c.kind, c.sport, c.language,"
         f" 1 - ({distance}) AS similarity FROM kb_chunks c"
         " WHERE c.document_id = missing.document_id AND c.kind = 'passage'"
-        f" AND c.embedder_id = %(embedder)s ORDER BY {distance} LIMIT 1) best",
-        params,
+        f" AND c.embedder_id = %(embedder)s ORDER BY {distance} LIMIT 1) best),"
+        " heads AS (SELECT DISTINCT ON (document_id) chunk_id FROM found"
+        " WHERE kind = 'passage' ORDER BY document_id, similarity DESC)"
+        " SELECT found.*, details.heading, details.category, details.content, details.slug,"
+        " details.title, details.topic, details.source, details.last_reviewed, details.vector,"
+        " details.lexical FROM found LEFT JOIN ("
+        + _details_select("vector_send(c.embedding)")
+        + " WHERE c.id = ANY(ARRAY(SELECT CAST(chunk_id AS uuid) FROM heads))"
+        ") details ON details.chunk_id = found.chunk_id",
+        {**params, "text": query["text"], "config": query["config"]},
     )
 
 
-def details_statement(query: dict[str, Any], chunk_ids: list[str], vectors: bool) -> Statement:
-    """Text, document metadata, full-text rank and (for MMR) the vectors of the few
-    passages that can be returned. Full text ranks these candidates instead of scanning
-    on its own: at 100k chunks an OR query over common words matches tens of thousands
-    of rows and ranking them costs 0.1-1 s, while paraphrased chat rarely matches words
-    anyway. It adds evidence, never gates. Vectors travel in pgvector's binary form."""
-    vector_column = "vector_send(c.embedding)" if vectors else "NULL::bytea"
+def _details_select(vector_column: str) -> str:
     return (
         "SELECT c.id::text AS chunk_id, c.heading, c.category, c.content, d.slug, d.title,"
         f" d.topic, d.source, d.last_reviewed, {vector_column} AS vector,"
         " CASE WHEN c.tsv @@ tsq.query THEN ts_rank_cd(c.tsv, tsq.query) END AS lexical"
-        f" FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id,"
+        " FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id,"
         f" (SELECT {TSQUERY} AS query) tsq"
-        " WHERE c.id = ANY(CAST(%(ids)s AS uuid[]))",
+    )
+
+
+def details_statement(query: dict[str, Any], chunk_ids: list[str]) -> Statement:
+    """Text, metadata and full-text rank of passages the candidates statement did not
+    describe (second passages of a document, when too few documents were found)."""
+    return (
+        _details_select("NULL::bytea") + " WHERE c.id = ANY(CAST(%(ids)s AS uuid[]))",
         {"text": query["text"], "config": query["config"], "ids": chunk_ids},
     )
 
@@ -189,9 +212,22 @@ def _by_similarity(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+DETAIL_COLUMNS = (
+    "heading", "category", "content", "slug", "title", "topic", "source", "last_reviewed",
+    "vector", "lexical",
+)  # fmt: skip
+
+
 def _with_vectors(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The described rows (those with text), by chunk id, their vectors decoded; the
+    detail columns leave the candidate rows."""
     details = {}
-    for detail in rows:
+    for row in rows:
+        detail = {"chunk_id": row["chunk_id"]} | {
+            column: row.pop(column) for column in DETAIL_COLUMNS if column in row
+        }
+        if detail.get("content") is None:
+            continue
         raw = detail.pop("vector")
         # vector_send: int16 dimension, int16 unused, then big-endian float4s
         detail["embedding"] = (
@@ -215,8 +251,9 @@ async def search(
 ) -> SearchResult:
     """The best `top_k` passages for `query` (the caller records `usage` in the ledger).
 
-    Two round trips: the candidates (with the HNSW settings, pipelined), then text,
-    metadata, full-text rank and vectors of the best few documents' passages."""
+    One round trip (the HNSW settings pipelined with the candidates statement, which also
+    describes each document's best passage); a second only when the sport filter left
+    too little, or when second passages of a document must fill the result."""
     query = " ".join(query.split())
     if not query:
         raise InvalidInput("The search query is empty.")
@@ -252,20 +289,20 @@ async def search(
         )
         seen = {row["chunk_id"] for row in rows}
         rows += [row for row in wider if row["chunk_id"] not in seen]
+    details = _with_vectors(rows)
     timings["vector"] = (time.perf_counter() - started) * 1000
 
     started = time.perf_counter()
     scored = score_documents(_by_similarity(rows), filters, settings)
     # enough documents for MMR after language versions of one document are merged
     shortlist = scored[: top_k * settings.shortlist_factor]
-    heads = [doc["passages"][0]["chunk_id"] for _, doc in shortlist]
-    [found] = await run_statements(session, [details_statement(prepared, heads, vectors=True)])
-    details = _with_vectors(found)
-    ranked = rank_families(shortlist, details, filters, settings)
-    chosen = select_passages(ranked, details, settings, top_k)
+    heads = {doc["passages"][0]["chunk_id"] for _, doc in shortlist}
+    shortlisted = {key: value for key, value in details.items() if key in heads}
+    ranked = rank_families(shortlist, shortlisted, filters, settings)
+    chosen = select_passages(ranked, shortlisted, settings, top_k)
     extra = [row["chunk_id"] for _, row in chosen if row["chunk_id"] not in details]
     if extra:
-        [found] = await run_statements(session, [details_statement(prepared, extra, vectors=False)])
+        [found] = await run_statements(session, [details_statement(prepared, extra)])
         details |= _with_vectors(found)
     passages = [_passage(score, row, details[row["chunk_id"]]) for score, row in chosen]
     timings["rerank"] = (time.perf_counter() - started) * 1000
