@@ -103,10 +103,12 @@ def worker(burst: bool = typer.Option(False, help="Exit when the queues are empt
     """Run an RQ worker (with the scheduler for delayed retries) on all queues."""
     from rq import Worker
 
+    from jobs.chat import preload
     from jobs.queues import ALL_QUEUES, connect
 
     settings = _export_urls(get_settings())
     connection = connect(settings.redis_url.get_secret_value())  # type: ignore[union-attr]
+    preload(settings)
     Worker(list(ALL_QUEUES), connection=connection).work(with_scheduler=True, burst=burst)
 
 

@@ -9,10 +9,25 @@ import uuid
 from wellcoach.audit import RequestContext
 from wellcoach.chat import service
 from wellcoach.chat.repository import find_message
+from wellcoach.config import Settings
 from wellcoach.models import User
 from wellcoach.platform import Platform, run_with_platform
 
 REPLY_RETRY_INTERVALS = [5, 30, 120]
+
+
+def preload(settings: Settings) -> None:
+    """Load the offline models in the worker before it forks: RQ runs each job in a fresh
+    work horse, which otherwise loads the embedder and the crisis classifier itself
+    (~1.5 s) before answering. Forked horses share the parent's copy."""
+    from wellcoach.chat.safety.semantic import layer
+    from wellcoach.rag.embedders import UseEmbedder, make_embedder
+
+    layer().classifier()
+    layer().embed("warm up")
+    embedder = make_embedder(settings)
+    if isinstance(embedder, UseEmbedder):
+        embedder.embed_sync(["warm up"])
 
 
 def enqueue_reply(redis_url: str, user_id: uuid.UUID, message_id: uuid.UUID) -> None:

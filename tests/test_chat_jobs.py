@@ -93,3 +93,17 @@ async def test_accept_is_idempotent_by_client_message_id(platform):
         second, new_second = await service.accept_message(session, platform, user, chat.id, data)
     assert (new_first, new_second) == (True, False)
     assert first.id == second.id
+
+
+def test_worker_preloads_the_models_its_work_horses_inherit(cli_env):
+    """`wellcoach worker` loads the embedder and the crisis classifier before forking."""
+    from jobs.chat import preload
+    from wellcoach.chat.safety.semantic import layer
+    from wellcoach.config import get_settings
+    from wellcoach.rag.embedders import UseEmbedder
+
+    settings = get_settings()
+    preload(settings)
+    assert settings.rag.embedder_threads in UseEmbedder._shared
+    assert layer()._classifier is not None
+    assert "warm up" in UseEmbedder._recent  # the model has run once, not only loaded
