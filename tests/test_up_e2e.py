@@ -16,6 +16,8 @@ import psutil
 import psycopg
 import pytest
 
+from wellcoach.runtime import postgres
+
 pytestmark = pytest.mark.slow
 
 
@@ -118,8 +120,14 @@ def test_up_serves_reuses_data_and_stops_cleanly(tmp_path):
         _wait_healthy(api, dashboard, second)
         with psycopg.connect(_status(env)["database_url"]) as conn:
             assert conn.execute("SELECT v FROM e2e_probe").fetchone() == ("written before restart",)
+            assert conn.execute("SHOW shared_buffers").fetchone() == ("1GB",)
+        # the embedded PostgreSQL dies: the supervisor starts it again, with its settings
+        postgres.stop_postgres(data_dir / "postgres", mode="immediate")
+        _wait_healthy(api, dashboard, second)
     finally:
         second_output = _stop(second)
     assert "knowledge base ingested" not in second_output  # unchanged: nothing to do
+    assert "embedded PostgreSQL stopped; restarting it" in second_output
+    assert "PostgreSQL restart failed" not in second_output
     time.sleep(1)
     assert _processes_under(data_dir) == []

@@ -48,7 +48,7 @@ def resolve_services(settings: Settings, *, start: bool = True) -> ServiceUrls:
     else:
         handle = (
             postgres.start_postgres(
-                pgdata_dir(settings), server_settings=settings.database.embedded_server
+                pgdata_dir(settings), server_settings=settings.db.embedded_server
             )
             if start
             else postgres.running_postgres(pgdata_dir(settings))

@@ -142,7 +142,7 @@ class Supervisor:
                 try:
                     postgres.start_postgres(
                         pgdata_dir(self.settings),
-                        server_settings=self.settings.database.embedded_server,
+                        server_settings=self.settings.db.embedded_server,
                     )
                 except Exception as exc:  # keep supervising; try again next tick
                     on_event(f"PostgreSQL restart failed: {type(exc).__name__}")
