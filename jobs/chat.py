@@ -1,11 +1,14 @@
-"""Chat jobs: queued and retried replies. Idempotent: they take ids, and a message that
-already has a reply is not answered twice. (Session summaries are extractive and cheap:
-the turn that crosses every tenth message refreshes them inline.)"""
+"""Chat jobs: queued and retried replies, and session summaries written by the model.
+Idempotent: they take ids, a message that already has a reply is not answered twice,
+and a summary is rewritten whole. (The extractive summary is cheap and written inline,
+every tenth message and at the session's end; see wellcoach/chat/summaries.py.)"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
+from jobs.queues import DEFAULT, HIGH
 from wellcoach.audit import RequestContext
 from wellcoach.chat import service
 from wellcoach.chat.repository import find_message
@@ -14,6 +17,26 @@ from wellcoach.models import User
 from wellcoach.platform import Platform, run_with_platform
 
 REPLY_RETRY_INTERVALS = [5, 30, 120]
+SUMMARY_RETRY_INTERVALS = [30, 300, 1800]
+
+
+class SummaryFailed(RuntimeError):
+    """Every model failed; RQ retries the job later."""
+
+
+def _enqueue(
+    redis_url: str, queue_name: str, func: Callable[..., object], *args: str,
+    job_id: str, retries: list[int],
+) -> None:  # fmt: skip
+    """Enqueue with the process's shared Redis client (a turn queued under load must not
+    pay for a new connection); the job id makes a job's repeats one job."""
+    from rq import Retry
+
+    from jobs.queues import queue, shared_connection
+
+    queue(queue_name, shared_connection(redis_url)).enqueue(
+        func, *args, job_id=job_id, retry=Retry(max=len(retries), interval=retries)
+    )
 
 
 def preload(settings: Settings) -> None:
@@ -33,17 +56,10 @@ def preload(settings: Settings) -> None:
 def enqueue_reply(redis_url: str, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
     """Queue the reply to a stored message (sync: call it through a thread from async
     code). The job id is the message's, and the job answers a message once."""
-    from rq import Retry
-
-    from jobs.queues import HIGH, queue, shared_connection
-
-    queue(HIGH, shared_connection(redis_url)).enqueue(
-        generate_reply_job,
-        str(user_id),
-        str(message_id),
-        job_id=f"reply-{message_id}",
-        retry=Retry(max=len(REPLY_RETRY_INTERVALS), interval=REPLY_RETRY_INTERVALS),
-    )
+    _enqueue(
+        redis_url, HIGH, generate_reply_job, str(user_id), str(message_id),
+        job_id=f"reply-{message_id}", retries=REPLY_RETRY_INTERVALS,
+    )  # fmt: skip
 
 
 def generate_reply_job(user_id: str, message_id: str) -> str | None:
@@ -67,3 +83,30 @@ def generate_reply_job(user_id: str, message_id: str) -> str | None:
         return str(reply.id)
 
     return run_with_platform(work)
+
+
+def enqueue_summary(redis_url: str, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+    """Queue the model-written summary of a session (sync: call it through a thread)."""
+    _enqueue(
+        redis_url, DEFAULT, summarize_session_job, str(user_id), str(session_id),
+        job_id=f"summary-{session_id}", retries=SUMMARY_RETRY_INTERVALS,
+    )  # fmt: skip
+
+
+def summarize_session_job(user_id: str, session_id: str) -> str:
+    """Ask the model for a session's summary; the extractive one stays if it fails."""
+    from wellcoach.chat.pipeline import openai_for
+    from wellcoach.chat.summaries import model_summaries_enabled, write_model_summary
+
+    async def work(platform: Platform) -> str:
+        if not model_summaries_enabled(platform):
+            return "nothing"
+        async with platform.unit_of_work() as session:  # commits the ledger rows too
+            return await write_model_summary(
+                session, platform, openai_for(platform), uuid.UUID(user_id), uuid.UUID(session_id)
+            )
+
+    outcome = run_with_platform(work)
+    if outcome == "failed":
+        raise SummaryFailed(f"no model could summarise session {session_id}")
+    return outcome

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.main import create_app
+from tests.openai_server import FakeOpenAIServer
 from tests.services import TestServices, start_test_services
 from wellcoach.config import AuthSettings, Settings, get_settings
 from wellcoach.crypto.envelope import encode_key, generate_key
@@ -145,3 +146,10 @@ def cli_env(
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def fake_openai() -> Iterator[FakeOpenAIServer]:
+    """An OpenAI-compatible server on loopback, one per test module."""
+    with FakeOpenAIServer() as server:
+        yield server

@@ -3,6 +3,8 @@ streaming, timeouts, 5xx → fallback model → offline composer, ledger rows, s
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -10,17 +12,9 @@ from sqlalchemy import select
 from api.main import create_app
 from tests.conftest import make_client
 from tests.factories import bearer, create_user, login
-from tests.openai_server import FakeOpenAIServer
 from tests.test_chat_api import kb  # noqa: F401 - the ingested small corpus
 from wellcoach.config import LlmSettings, RagSettings
 from wellcoach.models import LlmCall
-from wellcoach.platform import Platform
-
-
-@pytest.fixture(scope="module")
-def fake_openai():
-    with FakeOpenAIServer() as server:
-        yield server
 
 
 @pytest.fixture
@@ -34,15 +28,7 @@ async def openai_client(settings, platform, db_session, fake_openai, app):
             "rag": RagSettings(embedder="use"),
         }
     )
-    wired = Platform(
-        settings=configured,
-        urls=platform.urls,
-        database=platform.database,
-        redis=platform.redis,
-        vault=platform.vault,
-        limiter=platform.limiter,
-        signer=platform.signer,
-    )
+    wired = replace(platform, settings=configured)
     application = create_app(configured, wired)
     application.state.session_override = app.state.session_override
     async with make_client(application) as http:

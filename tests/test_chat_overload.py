@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -107,14 +108,8 @@ def small_pool_platform(platform: Platform, **llm) -> Platform:  # noqa: ANN003
             **llm,
         }
     )
-    return Platform(
-        settings=settings,
-        urls=platform.urls,
-        database=Database(platform.urls.database_url, settings.db),
-        redis=platform.redis,
-        vault=platform.vault,
-        limiter=platform.limiter,
-        signer=platform.signer,
+    return replace(
+        platform, settings=settings, database=Database(platform.urls.database_url, settings.db)
     )
 
 
@@ -245,14 +240,9 @@ async def test_at_capacity_without_a_queue_the_turn_is_answered_anyway(
     rather than never."""
     from wellcoach.runtime.services import ServiceUrls
 
-    no_queue = Platform(
-        settings=platform.settings,
+    no_queue = replace(
+        platform,
         urls=ServiceUrls(platform.urls.database_url, "redis://127.0.0.1:1/0", False, False),
-        database=platform.database,
-        redis=platform.redis,
-        vault=platform.vault,
-        limiter=platform.limiter,
-        signer=platform.signer,
     )
     app = create_app(settings, no_queue)
     app.state.turn_slots = TurnSlots(limit=0, wait_seconds=0)

@@ -19,7 +19,7 @@ from api.deps import (
     TurnSlotsDep,
     VerifiedUser,
 )
-from jobs.chat import enqueue_reply
+from jobs.chat import enqueue_reply, enqueue_summary
 from wellcoach.chat import service
 from wellcoach.chat.schemas import (
     ChatSessionDetail,
@@ -30,6 +30,7 @@ from wellcoach.chat.schemas import (
     SendMessageIn,
     TurnOut,
 )
+from wellcoach.chat.summaries import model_summaries_enabled
 from wellcoach.models.enums import MessageStatus
 
 router = APIRouter(prefix="/chat", tags=["chat"])
@@ -69,8 +70,17 @@ async def get_session(
 async def end_session(
     session_id: uuid.UUID, user: VerifiedUser, session: SessionDep, platform: PlatformDep
 ):  # noqa: ANN201
-    """End the session; its summary is what the coach remembers next time."""
-    return await service.end_session(session, platform, user, session_id)
+    """End the session; its summary is what the coach remembers next time. The
+    extractive summary is stored now; with a model configured, a job then asks the
+    model for a narrative one."""
+    ended, first_end = await service.end_session(session, platform, user, session_id)
+    await session.commit()
+    if first_end and model_summaries_enabled(platform):
+        try:
+            await asyncio.to_thread(enqueue_summary, platform.urls.redis_url, user.id, session_id)
+        except RedisError:  # the extractive summary is stored: the session still ends
+            log.warning("summary_enqueue_failed", session_id=str(session_id))
+    return ended
 
 
 @router.post(

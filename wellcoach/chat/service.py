@@ -25,6 +25,7 @@ from wellcoach.chat.schemas import (
     SendMessageIn,
     SessionContextOut,
 )
+from wellcoach.chat.summaries import SUMMARY_EVERY, refresh_summary
 from wellcoach.crypto import Vault
 from wellcoach.db.base import utcnow
 from wellcoach.errors import Conflict, NotFound
@@ -32,8 +33,6 @@ from wellcoach.escalation.service import open_escalation
 from wellcoach.models import ChatSession, Message, MoodEntry, User
 from wellcoach.models.enums import EscalationReason, MessageStatus, MessageType, Urgency
 from wellcoach.platform import Platform
-
-SUMMARY_EVERY = 10
 
 
 def reply_id_for(message_id: uuid.UUID) -> uuid.UUID:
@@ -142,50 +141,17 @@ async def session_detail(
     )
 
 
-async def summarize(session: AsyncSession, platform: Platform, chat_session: ChatSession) -> str:
-    """A short extractive summary: what was discussed (by source), and the mood trend.
-    It is what the coach remembers in the next session."""
-    recent = await repository.session_history_for_summary(
-        session, chat_session.user_id, chat_session.id, 200
-    )
-    topics: list[str] = []
-    for metadata in recent:
-        for citation in metadata.get("citations", []):
-            if citation["title"] not in topics:
-                topics.append(citation["title"])
-    moods = [
-        mood
-        for mood in await repository.session_moods(session, chat_session.user_id, chat_session.id)
-        if mood
-    ]
-    parts = [f"{len(recent)} messages"]
-    if topics:
-        parts.append("talked about: " + "; ".join(topics[:5]))
-    if moods:
-        parts.append(f"mood {moods[0]}→{moods[-1]}/10")
-    if any(metadata.get("crisis") for metadata in recent):
-        parts.append("a crisis was escalated to a human coach")
-    return ", ".join(parts)
-
-
-async def refresh_summary(
-    session: AsyncSession, platform: Platform, chat_session: ChatSession
-) -> None:
-    text = await summarize(session, platform, chat_session)
-    chat_session.summary_encrypted = await platform.vault.seal_text(
-        session, chat_session.user_id, text, purpose="session_summary"
-    )
-    await session.flush()
-
-
 async def end_session(
     session: AsyncSession, platform: Platform, user: User, session_id: uuid.UUID
-) -> ChatSessionOut:
+) -> tuple[ChatSessionOut, bool]:
+    """End the session (idempotent) with its extractive summary; True when this call
+    ended it."""
     chat_session = await _owned_session(session, user, session_id)
-    if chat_session.ended_at is None:
-        chat_session.ended_at = utcnow()
-        await refresh_summary(session, platform, chat_session)
-    return await session_out(session, platform.vault, chat_session)
+    if chat_session.ended_at is not None:
+        return await session_out(session, platform.vault, chat_session), False
+    chat_session.ended_at = utcnow()
+    await refresh_summary(session, platform, chat_session)
+    return await session_out(session, platform.vault, chat_session), True
 
 
 async def log_mood(

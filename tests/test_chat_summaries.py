@@ -1,0 +1,142 @@
+"""Session summaries: extractive at the session's end, then written by the model in a
+job (the real `openai` client against the loopback OpenAI-compatible server)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+from pydantic import SecretStr
+from redis import Redis
+from rq import Queue
+from sqlalchemy import select
+
+from api.main import create_app
+from jobs.chat import SummaryFailed, summarize_session_job
+from jobs.queues import DEFAULT
+from tests.conftest import make_client
+from tests.factories import PASSWORD, create_user
+from wellcoach.config import LlmSettings, RagSettings
+from wellcoach.models import ChatSession, LlmCall
+
+NARRATIVE = (
+    "The athlete's heart races before matches; box breathing before serving was suggested"
+    " and they agreed to try it in Saturday's match."
+)
+
+
+@pytest.fixture
+async def committed(settings, platform, fake_openai, cli_env, monkeypatch):
+    """An app with the model configured that commits for real (the job reads committed
+    data from its own connection), and the same configuration for jobs."""
+    fake_openai.reset()
+    for name, value in {
+        "WELLCOACH_OPENAI_BASE_URL": fake_openai.base_url,
+        "WELLCOACH_OPENAI_API_KEY": "sk-test",
+        "WELLCOACH_LLM__PROVIDER": "openai",
+        "WELLCOACH_LLM__MAX_RETRIES": "0",
+        "WELLCOACH_LLM__MODERATION": "false",
+        "WELLCOACH_RAG__EMBEDDER": "use",
+    }.items():
+        monkeypatch.setenv(name, value)
+    configured = settings.model_copy(
+        update={
+            "openai_base_url": fake_openai.base_url,
+            "openai_api_key": SecretStr("sk-test"),
+            "llm": LlmSettings(provider="openai", max_retries=0, moderation=False),
+            "rag": RagSettings(embedder="use"),
+        }
+    )
+    wired = replace(platform, settings=configured)
+    async with make_client(create_app(configured, wired)) as http:
+        yield http
+
+
+async def _conversation(http, platform) -> tuple[str, dict, str]:
+    async with platform.unit_of_work() as session:
+        user = await create_user(session, platform, sport="tennis")
+        user_id, email = user.id, user.email
+    login = await http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    session_id = (await http.post("/v1/chat/sessions", headers=headers)).json()["id"]
+    for text in ("my heart races before my matches", "what can I do before serving?"):
+        sent = await http.post(
+            f"/v1/chat/sessions/{session_id}/messages", json={"content": text}, headers=headers
+        )
+        assert sent.status_code == 200, sent.text
+    return str(user_id), headers, session_id
+
+
+async def _summary_of(platform, session_id: str) -> str:
+    async with platform.unit_of_work() as session:
+        chat = await session.get(ChatSession, session_id)
+        return await platform.vault.open_text(
+            session, chat.user_id, chat.summary_encrypted, purpose="session_summary"
+        )
+
+
+async def test_ending_a_session_queues_a_model_summary_the_next_session_remembers(
+    committed, platform, fake_openai, services
+):
+    user_id, headers, session_id = await _conversation(committed, platform)
+    ended = await committed.post(f"/v1/chat/sessions/{session_id}/end", headers=headers)
+    assert ended.status_code == 200
+    assert ended.json()["summary"].startswith("4 messages")  # extractive, at once
+    queue = Queue(DEFAULT, connection=Redis.from_url(services.redis_url))
+    job = queue.fetch_job(f"summary-{session_id}")
+    assert job is not None and job.args == (user_id, session_id)
+    again = await committed.post(f"/v1/chat/sessions/{session_id}/end", headers=headers)
+    assert again.status_code == 200  # ending twice queues nothing more
+    assert queue.job_ids.count(f"summary-{session_id}") == 1
+
+    fake_openai.set_reply(NARRATIVE)
+    outcome = await asyncio.to_thread(summarize_session_job, user_id, session_id)
+    assert outcome == "stored"
+    request = fake_openai.requests_for("chat/completions")[-1]
+    assert "Summarise the conversation" in request.messages[0]["content"]
+    transcript = request.messages[1]["content"]
+    assert transcript.splitlines()[0] == "Athlete: my heart races before my matches"
+    assert "Coach: " in transcript and "Athlete: what can I do before serving?" in transcript
+
+    summary = await _summary_of(platform, session_id)
+    assert summary.startswith(NARRATIVE) and "(4 messages" in summary
+    async with platform.unit_of_work() as session:
+        rows = (
+            await session.scalars(
+                select(LlmCall).where(
+                    LlmCall.session_id == session_id, LlmCall.purpose == "session_summary"
+                )
+            )
+        ).all()
+    assert [(row.status, row.model) for row in rows] == [("ok", "gpt-4o-mini")]
+    assert rows[0].tokens_in > 0 and rows[0].cost_usd > 0
+
+    fake_openai.set_reply(None)
+    second = (await committed.post("/v1/chat/sessions", headers=headers)).json()["id"]
+    await committed.post(
+        f"/v1/chat/sessions/{second}/messages", json={"content": "hi again"}, headers=headers
+    )
+    system = fake_openai.requests_for("chat/completions")[-1].messages[0]["content"]
+    assert "Earlier sessions: " + NARRATIVE in system
+
+
+async def test_a_failed_model_summary_keeps_the_extractive_one_and_retries(
+    committed, platform, fake_openai
+):
+    user_id, headers, session_id = await _conversation(committed, platform)
+    await committed.post(f"/v1/chat/sessions/{session_id}/end", headers=headers)
+    before = await _summary_of(platform, session_id)
+    fake_openai.fail_next(10, status=500)
+    with pytest.raises(SummaryFailed):  # RQ retries the job later
+        await asyncio.to_thread(summarize_session_job, user_id, session_id)
+    assert await _summary_of(platform, session_id) == before
+    async with platform.unit_of_work() as session:
+        statuses = (
+            await session.scalars(
+                select(LlmCall.status).where(
+                    LlmCall.session_id == session_id, LlmCall.purpose == "session_summary"
+                )
+            )
+        ).all()
+    assert statuses and set(statuses) == {"error"}  # the attempts are in the ledger

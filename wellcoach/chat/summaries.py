@@ -1,0 +1,178 @@
+"""Session summaries: what the coach remembers of a session in the next ones.
+
+Two writers. The extractive summary (message count, knowledge-base topics cited, mood
+trend, whether a crisis was escalated) is cheap and written inline: every
+`SUMMARY_EVERY` messages and when the session ends, so the next session never starts
+without one. When a model is configured, a background job (jobs/chat.py) then asks it
+for a short narrative of the conversation (the athlete's concerns, what was suggested,
+agreed next steps) and stores it in front of the extractive facts; a failed call keeps
+the extractive summary and is a ledger row like any other.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wellcoach.chat import repository
+from wellcoach.costs.ledger import Usage, record_usage
+from wellcoach.llm.providers import GenerationFailed, OpenAIProvider
+from wellcoach.llm.selection import provider_name
+from wellcoach.models import ChatSession, Message, User
+from wellcoach.models.enums import MessageType
+from wellcoach.platform import Platform
+
+log = structlog.get_logger(__name__)
+
+SUMMARY_EVERY = 10
+# messages the model reads: the end of a long session matters most for what comes next
+TRANSCRIPT_MESSAGES = 30
+TRANSCRIPT_CHARS = 6000
+
+INSTRUCTIONS = {
+    "en": (
+        "You keep the memory of a wellbeing coach for athletes. Summarise the conversation"
+        " below in at most three sentences, for the coach to read before the next session:"
+        " what the athlete is dealing with, what was suggested, what they agreed to try and"
+        " how they felt by the end. Plain sentences in English, no names, no diagnoses, no"
+        " quotes."
+    ),
+    "it": (
+        "Tieni la memoria di un coach del benessere per atleti. Riassumi la conversazione"
+        " qui sotto in al massimo tre frasi, da leggere prima della prossima sessione: cosa"
+        " sta affrontando l'atleta, cosa è stato suggerito, cosa ha deciso di provare e come"
+        " si sentiva alla fine. Frasi semplici in italiano, senza nomi, diagnosi o citazioni."
+    ),
+}
+
+
+async def extractive_summary(
+    session: AsyncSession, platform: Platform, chat_session: ChatSession
+) -> str:
+    """What was discussed (by knowledge-base source), and the mood trend."""
+    recent = await repository.session_history_for_summary(
+        session, chat_session.user_id, chat_session.id, 200
+    )
+    topics: list[str] = []
+    for metadata in recent:
+        for citation in metadata.get("citations", []):
+            if citation["title"] not in topics:
+                topics.append(citation["title"])
+    moods = [
+        mood
+        for mood in await repository.session_moods(session, chat_session.user_id, chat_session.id)
+        if mood
+    ]
+    parts = [f"{len(recent)} messages"]
+    if topics:
+        parts.append("talked about: " + "; ".join(topics[:5]))
+    if moods:
+        parts.append(f"mood {moods[0]}→{moods[-1]}/10")
+    if any(metadata.get("crisis") for metadata in recent):
+        parts.append("a crisis was escalated to a human coach")
+    return ", ".join(parts)
+
+
+async def refresh_summary(
+    session: AsyncSession, platform: Platform, chat_session: ChatSession
+) -> None:
+    """Store the extractive summary (sealed with the user's key)."""
+    text = await extractive_summary(session, platform, chat_session)
+    await _store(session, platform, chat_session, text)
+
+
+def model_summaries_enabled(platform: Platform) -> bool:
+    return provider_name(platform.settings) == "openai"
+
+
+async def write_model_summary(
+    session: AsyncSession,
+    platform: Platform,
+    provider: OpenAIProvider,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+) -> str:
+    """Ask the model for the session's summary and store it. Returns `stored`,
+    `nothing` (no such session, or no messages) or `failed` (every model failed: the
+    extractive summary stays, the attempts are in the ledger; worth a retry)."""
+    chat_session = await session.get(ChatSession, session_id)
+    user = await session.get(User, user_id)
+    if chat_session is None or user is None or chat_session.user_id != user_id:
+        return "nothing"
+    transcript = await _transcript(session, platform, chat_session)
+    if not transcript:
+        return "nothing"
+    language = chat_session.language if chat_session.language in INSTRUCTIONS else "en"
+    messages = [
+        {"role": "system", "content": INSTRUCTIONS[language]},
+        {"role": "user", "content": transcript},
+    ]
+    settings = platform.settings
+    tier = settings.llm.tiers.get(user.tier.value)
+    models = [*(tier.models[:1] if tier else []), settings.llm.fallback_model]
+    try:
+        generation, failures = await provider.generate_with_fallback(
+            messages, models, purpose="session_summary"
+        )
+    except GenerationFailed as exc:
+        for usage in exc.attempts:
+            await _record(session, platform, usage, user, session_id)
+        log.warning("session_summary_failed", session_id=str(session_id))
+        return "failed"
+    for usage in [*failures, generation.usage]:
+        await _record(session, platform, usage, user, session_id)
+    narrative = " ".join(generation.text.split())
+    if not narrative:
+        return "failed"
+    facts = await extractive_summary(session, platform, chat_session)
+    await _store(session, platform, chat_session, f"{narrative} ({facts})")
+    return "stored"
+
+
+async def _transcript(session: AsyncSession, platform: Platform, chat_session: ChatSession) -> str:
+    rows = (
+        await session.execute(
+            select(Message.type, Message.content_encrypted)
+            .where(
+                Message.user_id == chat_session.user_id,
+                Message.session_id == chat_session.id,
+                Message.type.in_((MessageType.user, MessageType.ai)),
+            )
+            .order_by(Message.created_at.desc())
+            .limit(TRANSCRIPT_MESSAGES)
+        )
+    ).all()
+    lines: list[str] = []
+    for kind, sealed in reversed(rows):
+        text = await platform.vault.open_text(
+            session, chat_session.user_id, sealed, purpose="message"
+        )
+        lines.append(
+            f"{'Coach' if kind == MessageType.ai else 'Athlete'}: {' '.join(text.split())}"
+        )
+    return "\n".join(lines)[-TRANSCRIPT_CHARS:]
+
+
+async def _record(
+    session: AsyncSession, platform: Platform, usage: Usage, user: User, session_id: uuid.UUID
+) -> None:
+    await record_usage(
+        session,
+        usage,
+        platform.settings.llm.prices,
+        user_id=user.id,
+        tier=user.tier.value,
+        session_id=session_id,
+    )
+
+
+async def _store(
+    session: AsyncSession, platform: Platform, chat_session: ChatSession, text: str
+) -> None:
+    chat_session.summary_encrypted = await platform.vault.seal_text(
+        session, chat_session.user_id, text, purpose="session_summary"
+    )
+    await session.flush()
