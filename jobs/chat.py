@@ -96,15 +96,27 @@ def enqueue_summary(redis_url: str, user_id: uuid.UUID, session_id: uuid.UUID) -
 def summarize_session_job(user_id: str, session_id: str) -> str:
     """Ask the model for a session's summary; the extractive one stays if it fails."""
     from wellcoach.chat.pipeline import openai_for
-    from wellcoach.chat.summaries import model_summaries_enabled, write_model_summary
+    from wellcoach.chat.summaries import (
+        model_summaries_enabled,
+        stored_summary,
+        write_model_summary,
+    )
 
     async def work(platform: Platform) -> str:
+        from api.realtime import emit_to_user
+
         if not model_summaries_enabled(platform):
             return "nothing"
         async with platform.unit_of_work() as session:  # commits the ledger rows too
-            return await write_model_summary(
+            outcome = await write_model_summary(
                 session, platform, openai_for(platform), uuid.UUID(user_id), uuid.UUID(session_id)
             )
+            summary = await stored_summary(session, platform, uuid.UUID(session_id))
+        if outcome == "stored":
+            await emit_to_user(
+                platform, user_id, "session_summary", {"session_id": session_id, "summary": summary}
+            )
+        return outcome
 
     outcome = run_with_platform(work)
     if outcome == "failed":

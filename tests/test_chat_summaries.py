@@ -4,6 +4,7 @@ job (the real `openai` client against the loopback OpenAI-compatible server)."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import replace
 
 import pytest
@@ -17,8 +18,9 @@ from jobs.chat import SummaryFailed, summarize_session_job
 from jobs.queues import DEFAULT
 from tests.conftest import make_client
 from tests.factories import PASSWORD, create_user
+from wellcoach.chat.summaries import stored_summary
 from wellcoach.config import LlmSettings, RagSettings
-from wellcoach.models import ChatSession, LlmCall
+from wellcoach.models import LlmCall
 
 NARRATIVE = (
     "The athlete's heart races before matches; box breathing before serving was suggested"
@@ -70,10 +72,7 @@ async def _conversation(http, platform) -> tuple[str, dict, str]:
 
 async def _summary_of(platform, session_id: str) -> str:
     async with platform.unit_of_work() as session:
-        chat = await session.get(ChatSession, session_id)
-        return await platform.vault.open_text(
-            session, chat.user_id, chat.summary_encrypted, purpose="session_summary"
-        )
+        return await stored_summary(session, platform, uuid.UUID(session_id))
 
 
 async def test_ending_a_session_queues_a_model_summary_the_next_session_remembers(
@@ -91,8 +90,19 @@ async def test_ending_a_session_queues_a_model_summary_the_next_session_remember
     assert queue.job_ids.count(f"summary-{session_id}") == 1
 
     fake_openai.set_reply(NARRATIVE)
+    pubsub = platform.redis.pubsub()
+    await pubsub.subscribe("socketio")  # python-socketio's Redis manager channel
     outcome = await asyncio.to_thread(summarize_session_job, user_id, session_id)
     assert outcome == "stored"
+    published = None
+    for _ in range(50):
+        item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+        if item is not None:
+            published = item["data"]
+            break
+    await pubsub.aclose()
+    assert published is not None and b"session_summary" in published  # pushed to devices
+    assert NARRATIVE.encode() in published
     request = fake_openai.requests_for("chat/completions")[-1]
     assert "Summarise the conversation" in request.messages[0]["content"]
     transcript = request.messages[1]["content"]

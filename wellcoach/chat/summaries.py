@@ -169,6 +169,17 @@ async def _record(
     )
 
 
+async def stored_summary(
+    session: AsyncSession, platform: Platform, session_id: uuid.UUID
+) -> str | None:
+    chat_session = await session.get(ChatSession, session_id)
+    if chat_session is None or chat_session.summary_encrypted is None:
+        return None
+    return await platform.vault.open_text(
+        session, chat_session.user_id, chat_session.summary_encrypted, purpose="session_summary"
+    )
+
+
 async def _store(
     session: AsyncSession, platform: Platform, chat_session: ChatSession, text: str
 ) -> None:
