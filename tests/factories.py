@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -73,3 +74,16 @@ def token_in(email: EmailOutbox) -> str:
     match = re.search(r"token=([\w\-\.]+)", email.body)
     assert match, "no token in the email"
     return match.group(1)
+
+
+async def next_published(pubsub: Any, seconds: float = 5.0) -> bytes | None:
+    """The next message on a subscribed Redis channel (what a worker pushed to the
+    user's devices through python-socketio's Redis manager), then unsubscribe."""
+    published = None
+    for _ in range(int(seconds / 0.1)):
+        item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+        if item is not None:
+            published = item["data"]
+            break
+    await pubsub.aclose()
+    return published

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from jobs.chat import generate_reply_job
 from jobs.queues import HIGH
-from tests.factories import PASSWORD, create_user
+from tests.factories import PASSWORD, create_user, next_published
 from wellcoach.chat import service
 from wellcoach.chat.schemas import SendMessageIn
 from wellcoach.models import Message, User
@@ -55,13 +55,7 @@ async def test_async_turn_is_answered_by_the_worker_once(cli_env, platform, app,
     )
     assert worker.returncode == 0, worker.stderr.decode()[-2000:]
 
-    published = None
-    for _ in range(50):
-        item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
-        if item is not None:
-            published = item["data"]
-            break
-    await pubsub.aclose()
+    published = await next_published(pubsub)
     assert published is not None and b"reply_done" in published  # pushed to the devices
 
     again = await asyncio.to_thread(generate_reply_job, str(user_id), message_id)

@@ -17,7 +17,7 @@ from api.main import create_app
 from jobs.chat import SummaryFailed, summarize_session_job
 from jobs.queues import DEFAULT
 from tests.conftest import make_client
-from tests.factories import PASSWORD, create_user
+from tests.factories import PASSWORD, create_user, next_published
 from wellcoach.chat.summaries import stored_summary
 from wellcoach.config import LlmSettings, RagSettings
 from wellcoach.models import LlmCall
@@ -94,13 +94,7 @@ async def test_ending_a_session_queues_a_model_summary_the_next_session_remember
     await pubsub.subscribe("socketio")  # python-socketio's Redis manager channel
     outcome = await asyncio.to_thread(summarize_session_job, user_id, session_id)
     assert outcome == "stored"
-    published = None
-    for _ in range(50):
-        item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
-        if item is not None:
-            published = item["data"]
-            break
-    await pubsub.aclose()
+    published = await next_published(pubsub)
     assert published is not None and b"session_summary" in published  # pushed to devices
     assert NARRATIVE.encode() in published
     request = fake_openai.requests_for("chat/completions")[-1]
