@@ -23,8 +23,8 @@ the API timed it) plus `steps_ms["moderation"]` (time spent waiting for the mode
 verdict alone, after the reply was ready; usually absent: moderation answers during
 generation); overhead = latency - upstream (offline: the whole latency). It prints
 turns/s, latency and overhead p50/p95/p99, the mean time and share of the overhead of each
-pipeline step, response-cache hits and the CPU used by the API process, and asserts
-nothing about timing. Turns the API hands to its queue when it is at capacity (HTTP 202,
+pipeline step, response-cache hits and the CPU used by the API process and by PostgreSQL,
+and asserts nothing about timing. Turns the API hands to its queue when it is at capacity (HTTP 202,
 `WELLCOACH_API__MAX_INFLIGHT_TURNS`) are counted apart as "queued": no worker runs here,
 and turns/s counts answered turns only. Everything it started is stopped and deleted at
 the end.
@@ -61,6 +61,7 @@ from common import (
     service_env,
     spawn,
     stop_process,
+    tree_cpu_seconds,
     wait_http,
 )
 from rich.console import Console
@@ -70,6 +71,7 @@ from wellcoach.audit import RequestContext
 from wellcoach.auth.service import create_user
 from wellcoach.config import AuthSettings, RagSettings, Settings
 from wellcoach.platform import Platform, open_platform
+from wellcoach.runtime import postgres
 from wellcoach.runtime.services import ServiceUrls
 
 BCRYPT_ROUNDS = 4  # users are created, never logged in: tokens are minted directly
@@ -186,6 +188,7 @@ class Round:
     api_cpu: float | None = None  # CPU cores the API process kept busy during the round
     api_cpu_seconds: float | None = None  # CPU time the API process used in the round
     upstream_cpu: float | None = None  # the same for the fake OpenAI server
+    pg_cpu_seconds: float | None = None  # the embedded PostgreSQL (postmaster + backends)
     upstream_calls: int | None = None  # requests the fake server received during the round
 
     @property
@@ -205,6 +208,12 @@ class Round:
         if self.api_cpu_seconds is None or not self.ok:
             return None
         return self.api_cpu_seconds * 1000 / self.ok
+
+    @property
+    def pg_ms_per_turn(self) -> float | None:
+        if self.pg_cpu_seconds is None or not self.ok:
+            return None
+        return self.pg_cpu_seconds * 1000 / self.ok
 
     @property
     def cache_hits(self) -> int:
@@ -461,8 +470,11 @@ async def measured_round(
     upstream: subprocess.Popen[bytes] | None,
     run: Callable[[], Awaitable[Round]],
     calls: Callable[[], Awaitable[int | None]],
+    postmaster: int | None,
 ) -> Round:
-    """Run one round; record the CPU the API (and fake server) used and upstream calls."""
+    """Run one round; record the CPU the API, PostgreSQL (and the fake server) used, and
+    upstream calls."""
+    pg_before = tree_cpu_seconds(postmaster) if postmaster else None
     api_before = cpu_seconds(api.pid)
     up_before = cpu_seconds(upstream.pid) if upstream is not None else None
     calls_before = await calls()
@@ -471,7 +483,10 @@ async def measured_round(
     wall = time.perf_counter() - started
     api_after = cpu_seconds(api.pid)
     up_after = cpu_seconds(upstream.pid) if upstream is not None else None
+    pg_after = tree_cpu_seconds(postmaster) if postmaster else None
     calls_after = await calls()
+    if pg_before is not None and pg_after is not None:
+        result.pg_cpu_seconds = pg_after - pg_before
     if api_before is not None and api_after is not None:
         result.api_cpu_seconds = api_after - api_before
         result.api_cpu = result.api_cpu_seconds / wall
@@ -513,7 +528,8 @@ def print_round(result: Round) -> None:
     crises = sum(1 for t in result.turns if t.crisis)
     console.print(
         f"        API CPU {fmt(result.api_cpu, 2)} cores, "
-        f"{fmt(result.cpu_ms_per_turn)} ms/turn  cache hits {result.cache_hits}  "
+        f"{fmt(result.cpu_ms_per_turn)} ms/turn  PostgreSQL CPU {fmt(result.pg_ms_per_turn)}"
+        f" ms/turn  cache hits {result.cache_hits}  "
         f"providers {dict(providers)}  crisis replies {crises}  queued {result.queued}  "
         f"errors {result.error_count}" + (f" ({errors})" if errors else "") + upstream
     )
@@ -553,6 +569,7 @@ def print_summary(rounds: list[Round], cores: int) -> None:
         "cache hits",
         "API CPU",
         "CPU ms/turn",
+        "PG ms/turn",
     )
     for column in columns:
         table.add_column(column, justify="left" if column == "provider" else "right")
@@ -574,6 +591,7 @@ def print_summary(rounds: list[Round], cores: int) -> None:
             str(r.cache_hits),
             fmt(r.api_cpu, 2),
             fmt(r.cpu_ms_per_turn),
+            fmt(r.pg_ms_per_turn),
         )
     console.print()
     console.print(table)
@@ -604,7 +622,10 @@ def print_summary(rounds: list[Round], cores: int) -> None:
         "queued the turn for a worker (none runs here; not counted in turns/s). "
         f"API CPU: cores the API process kept busy (of {cores}; the client, PostgreSQL, "
         "Valkey and the fake server share them); CPU ms/turn: the API's CPU time per "
-        "successful turn (one process cannot exceed about 1000 / that turns/s)."
+        "successful turn (one process cannot exceed about 1000 / that turns/s); PG ms/turn:"
+        " the embedded PostgreSQL's CPU time (postmaster and backends) per successful turn;"
+        " backends that exit within the round (pool overflow above 20 connections, at c=50)"
+        " are not counted, so it reads low there."
     )
 
 
@@ -659,6 +680,8 @@ async def run_scenario(
     base: Path,
 ) -> list[Round]:
     log_path = base / f"api-{scenario.provider}-{'mod' if scenario.moderation else 'nomod'}.log"
+    server = postgres.running_postgres(base / "pg")
+    postmaster = server.pid if server is not None else None
     await platform.redis.flushdb()  # the bench's own Valkey: forget cached replies
     port = free_port()
     base_url = f"http://{HOST}:{port}"
@@ -717,6 +740,7 @@ async def run_scenario(
                     upstream if scenario.upstream else None,
                     lambda cs=clients, n=turns: closed_loop(scenario, cs, n, plan.round_seconds),
                     calls,
+                    postmaster,
                 )
                 rounds.append(result)
                 print_round(result)

@@ -4,6 +4,7 @@ bench/<script>.py` puts this folder first on sys.path)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -51,6 +52,23 @@ def cpu_seconds(pid: int) -> float | None:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
+        return None
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process and its live children (a PostgreSQL postmaster
+    and its backends); children that exited are not counted."""
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+        total = 0.0
+        for proc in [parent, *parent.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        return total
+    except psutil.Error:
         return None
 
 
