@@ -8,10 +8,12 @@ import uuid
 import httpx
 import pytest
 import socketio
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from tests.factories import PASSWORD, create_user
 from tests.services import running_app
+from wellcoach.config import LlmSettings
 from wellcoach.models import Message
 from wellcoach.models.enums import MessageStatus
 
@@ -147,3 +149,52 @@ async def test_full_conversation_over_socketio(live_server, platform):
         stored = await session.scalar(select(Message).where(Message.id == uuid.UUID(reply["id"])))
         assert stored.status == MessageStatus.read
         assert stored.user_id == user_id
+
+
+async def test_the_model_streams_to_socketio_listeners_and_answers_rest_in_one_piece(
+    settings, platform, fake_openai
+):
+    """With a model configured, a Socket.IO turn streams the model's tokens (a streamed
+    upstream request); a REST turn, with nobody listening, asks for one JSON answer."""
+    fake_openai.reset()
+    configured = settings.model_copy(
+        update={
+            "openai_base_url": fake_openai.base_url,
+            "openai_api_key": SecretStr("sk-test"),
+            "llm": LlmSettings(provider="openai", max_retries=0, moderation=False),
+        }
+    )
+    _, email = await committed_user(platform)
+    with running_app(configured) as url:
+        access = (await tokens(url, email))["access_token"]
+        headers = {"Authorization": f"Bearer {access}"}
+        async with httpx.AsyncClient(base_url=url, headers=headers) as http:
+            session_id = (await http.post("/v1/chat/sessions")).json()["id"]
+            client = await connect(url, access)
+            recorder = Recorder(client)
+            try:
+                ack = await client.call(
+                    "send_message",
+                    {"session_id": session_id, "content": "I feel nervous before my games"},
+                    namespace="/chat",
+                    timeout=10,
+                )
+                assert ack["ok"]
+                await asyncio.wait_for(recorder.done.wait(), 30)
+            finally:
+                await client.disconnect()
+            streamed = fake_openai.requests_for("chat/completions")[-1]
+            assert streamed.stream is True
+            reply = recorder.of("reply_done")[0]["message"]
+            assert reply["metadata"]["provider"] == "openai"
+            pieces = [t["token"] for t in recorder.of("reply_token")]
+            assert len(pieces) >= 5 and "".join(pieces).strip() == reply["content"].strip()
+
+            turn = await http.post(
+                f"/v1/chat/sessions/{session_id}/messages", json={"content": "and after games?"}
+            )
+            assert turn.status_code == 200
+            whole = fake_openai.requests_for("chat/completions")[-1]
+            assert whole.stream is False
+            assert turn.json()["reply"]["metadata"]["provider"] == "openai"
+            assert "and after games?" in turn.json()["reply"]["content"]  # the fake echoes it
