@@ -63,7 +63,7 @@ async def test_reply_comes_from_the_model_with_sources_in_the_prompt(
     assert reply["metadata"]["provider"] == "openai"
     assert reply["metadata"]["model_used"] == "gpt-4o-mini"
     chat = fake_openai.requests_for("chat/completions")[-1]
-    assert chat.stream is False  # a REST turn: nobody to stream to, one JSON answer
+    assert chat.stream is True
     assert chat.authorization == "Bearer sk-test"
     system = " ".join(m["content"] for m in chat.messages if m["role"] == "system")
     assert "Box Breathing" in system and "User sport: tennis" in system

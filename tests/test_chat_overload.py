@@ -25,7 +25,7 @@ from tests.conftest import make_client
 from tests.factories import bearer, create_user, login
 from tests.openai_server import FakeOpenAIServer
 from tests.services import running_app
-from tests.test_chat_socketio import Recorder, committed_user, connect, tokens
+from tests.test_chat_socketio import Recorder, committed_user, connect, send, tokens
 from wellcoach.chat.service import reply_id_for
 from wellcoach.config import DatabaseSettings, LlmSettings
 from wellcoach.db.session import Database
@@ -211,12 +211,7 @@ async def test_a_queued_socketio_turn_arrives_from_the_worker(
     phone = await connect(saturated_server, access)
     on_phone = Recorder(phone)
     try:
-        ack = await phone.call(
-            "send_message",
-            {"session_id": session_id, "content": "I feel nervous before my games"},
-            namespace="/chat",
-            timeout=10,
-        )
+        ack = await send(phone, session_id, "I feel nervous before my games")
         assert ack["ok"]
         message_id = ack["message"]["id"]
         for _ in range(100):  # queued by the background task that would have answered

@@ -356,13 +356,12 @@ async def _from_cache_or_model(
                 await sink("reset", "")
 
         try:
-            # streamed only to a listener: a REST turn gets one JSON answer
             generation, failures = await openai_provider.generate_with_fallback(
                 plan.messages,
                 [model, settings.llm.fallback_model],
                 purpose="chat",
-                on_token=on_token if sink is not None else None,
-                on_restart=on_restart if sink is not None else None,
+                on_token=on_token,
+                on_restart=on_restart,
             )
             usages.extend((failure, None) for failure in failures)
             usages.append((generation.usage, None))

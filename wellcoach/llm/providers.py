@@ -57,37 +57,19 @@ class OpenAIProvider:
         purpose: str,
         on_token: TokenSink | None = None,
     ) -> Generation:
-        """One completion. Streamed when someone listens (`on_token`: a Socket.IO turn);
-        otherwise one JSON answer, which costs the API far less CPU than decoding a
-        server-sent event per token for nobody (a REST turn, a summary job)."""
         started = time.perf_counter()
-        usage = Usage(provider=self.name, model=model, purpose=purpose)
-        body: dict[str, object] = {
-            "model": model,
-            "messages": messages,
-            "max_tokens": self.settings.llm.max_output_tokens,
-            "temperature": 0.6,
-        }
-        if on_token is None:
-            answer = await self.client.post("/chat/completions", body=body, cast_to=object)
-            answer = answer if isinstance(answer, dict) else {}
-            choices = answer.get("choices") or [{}]
-            text = ((choices[0] or {}).get("message") or {}).get("content") or ""
-            self._count(usage, answer.get("usage"))
-        else:
-            text = await self._stream(body, usage, on_token)
-        if not usage.tokens_in:
-            usage.tokens_in = estimate_tokens([m["content"] for m in messages])
-            usage.tokens_out = estimate_tokens([text])
-            usage.tokens_estimated = True
-        usage.latency_ms = int((time.perf_counter() - started) * 1000)
-        return Generation(text=text, usage=usage)
-
-    async def _stream(self, body: dict[str, object], usage: Usage, on_token: TokenSink) -> str:
         text_parts: list[str] = []
+        usage = Usage(provider=self.name, model=model, purpose=purpose)
         stream = await self.client.post(
             "/chat/completions",
-            body={**body, "stream": True, "stream_options": {"include_usage": True}},
+            body={
+                "model": model,
+                "messages": messages,
+                "max_tokens": self.settings.llm.max_output_tokens,
+                "temperature": 0.6,
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            },
             cast_to=object,
             stream=True,
             stream_cls=AsyncStream[object],
@@ -95,19 +77,23 @@ class OpenAIProvider:
         async for chunk in stream:
             if not isinstance(chunk, dict):
                 continue
-            self._count(usage, chunk.get("usage"))
+            reported = chunk.get("usage")
+            if reported:
+                usage.tokens_in = int(reported.get("prompt_tokens") or 0)
+                usage.tokens_out = int(reported.get("completion_tokens") or 0)
             for choice in chunk.get("choices") or ():
                 token = (choice.get("delta") or {}).get("content") or ""
                 if token:
                     text_parts.append(token)
-                    await on_token(token)
-        return "".join(text_parts)
-
-    @staticmethod
-    def _count(usage: Usage, reported: object) -> None:
-        if isinstance(reported, dict) and reported:
-            usage.tokens_in = int(reported.get("prompt_tokens") or 0)
-            usage.tokens_out = int(reported.get("completion_tokens") or 0)
+                    if on_token is not None:
+                        await on_token(token)
+        text = "".join(text_parts)
+        if not usage.tokens_in:
+            usage.tokens_in = estimate_tokens([m["content"] for m in messages])
+            usage.tokens_out = estimate_tokens([text])
+            usage.tokens_estimated = True
+        usage.latency_ms = int((time.perf_counter() - started) * 1000)
+        return Generation(text=text, usage=usage)
 
     async def generate_with_fallback(
         self,
@@ -138,9 +124,7 @@ class OpenAIProvider:
             streamed = False
             started = time.perf_counter()
             try:
-                generation = await self.generate(
-                    messages, model, purpose=purpose, on_token=sink if on_token else None
-                )
+                generation = await self.generate(messages, model, purpose=purpose, on_token=sink)
                 return generation, failures
             except (openai.APIError, TimeoutError) as exc:
                 failures.append(
