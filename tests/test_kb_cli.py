@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -137,3 +138,52 @@ def test_eval_prints_metrics_and_fails_below_threshold(kb_env):
     assert impossible.exit_code == 1
     assert "below threshold" in impossible.stderr
     assert "hit@3" in impossible.stdout
+
+
+def test_openai_embeddings_replace_the_offline_ones_batched_retried_and_paid_for(
+    kb_env, kb_database, fake_openai, monkeypatch
+):
+    """`WELLCOACH_RAG__EMBEDDER=openai`: the next ingest re-embeds everything with
+    text-embedding-3-small (1536-d, half-precision graph), in batches, through the real
+    `openai` client with its retries, and every call is a ledger row; search uses it."""
+    from wellcoach.config import get_settings
+    from wellcoach.runtime.services import to_libpq_url
+
+    assert kb("ingest").exit_code == 0  # the offline embedder first
+    fake_openai.reset()
+    monkeypatch.setenv("WELLCOACH_OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("WELLCOACH_OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("WELLCOACH_RAG__EMBEDDER", "openai")
+    monkeypatch.setenv("WELLCOACH_RAG__EMBED_BATCH", "8")
+    get_settings.cache_clear()
+    fake_openai.fail_next(1, status=500, endpoint="embeddings")  # retried by the client
+
+    switched = kb("ingest", "--json")
+    assert switched.exit_code == 0, switched.output
+    report = json.loads(switched.stdout)
+    assert report["embedder_id"] == "openai-text-embedding-3-small-1536"
+    assert len(report["added"]) + len(report["updated"]) == 4  # every document re-embedded
+    calls = fake_openai.requests_for("embeddings")
+    sizes = [len(call.body["input"]) for call in calls]
+    assert max(sizes) <= 8 and max(sizes) > 1  # batched, at most 8 texts per call
+    # each document's texts in batches; the failed call was retried once with the same batch
+    assert sum(sizes) == report["chunks_embedded"] + sizes[0]
+
+    with psycopg.connect(to_libpq_url(kb_database)) as conn:
+        stored = conn.execute(
+            "SELECT DISTINCT embedder_id, vector_dims(embedding) FROM kb_chunks"
+        ).fetchall()
+        ledger = conn.execute(
+            "SELECT count(*), sum(tokens_in), bool_and(cost_usd > 0) FROM llm_calls"
+            " WHERE provider = 'openai' AND model = 'text-embedding-3-small'"
+            " AND purpose = 'kb_ingest'"
+        ).fetchone()
+    assert stored == [("openai-text-embedding-3-small-1536", 1536)]
+    assert ledger[0] == len(calls) - 1 and ledger[1] > 0 and ledger[2] is True
+
+    found = kb("search", "box breathing before the match", "--language", "en", "--json")
+    assert found.exit_code == 0, found.output
+    assert json.loads(found.stdout)  # answered from the 1536-d vectors
+    assert fake_openai.requests_for("embeddings")[-1].body["input"] == [
+        "box breathing before the match"
+    ]
