@@ -165,9 +165,10 @@ def test_openai_embeddings_replace_the_offline_ones_batched_retried_and_paid_for
     assert len(report["added"]) + len(report["updated"]) == 4  # every document re-embedded
     calls = fake_openai.requests_for("embeddings")
     sizes = [len(call.body["input"]) for call in calls]
-    assert max(sizes) <= 8 and max(sizes) > 1  # batched, at most 8 texts per call
-    # each document's texts in batches; the failed call was retried once with the same batch
-    assert sum(sizes) == report["chunks_embedded"] + sizes[0]
+    # full batches of 8 across documents (the last one holds the rest); the first call
+    # failed and was retried with the same batch
+    assert sizes[0] == sizes[1] == 8 and all(size == 8 for size in sizes[1:-1])
+    assert sum(sizes[1:]) == report["chunks_embedded"] and 0 < sizes[-1] <= 8
 
     with psycopg.connect(to_libpq_url(kb_database)) as conn:
         stored = conn.execute(

@@ -149,21 +149,26 @@ async def ingest(
     done = 0
     if progress:
         progress(0, total)
+    # full batches across documents: a provider call (and a ledger row) per batch, not
+    # per document, and the offline model encodes more texts per call
     batch = settings.rag.embed_batch
+    texts = [unit.embed_text for _, chunks in pending for unit in chunks]
+    vectors = []
+    for start in range(0, len(texts), batch):
+        embedded, usage = await embedder.embed(texts[start : start + batch], purpose="kb_ingest")
+        await record_usage(session, usage, settings.llm.prices)
+        vectors.append(embedded)
+        done += len(embedded)
+        if progress:
+            progress(done, total)
+    matrix = np.vstack(vectors) if vectors else np.zeros((0, embedder.dimension))
+    offset = 0
     for document, chunks in pending:
         await session.execute(delete(KbChunk).where(KbChunk.document_id == document.id))
         await _upsert_document(session, document, embedder.id, stored_hash(document, settings))
-        vectors = []
-        for start in range(0, len(chunks), batch):
-            texts = [unit.embed_text for unit in chunks[start : start + batch]]
-            embedded, usage = await embedder.embed(texts, purpose="kb_ingest")
-            await record_usage(session, usage, settings.llm.prices)
-            vectors.append(embedded)
-            done += len(texts)
-            if progress:
-                progress(done, total)
-        matrix = np.vstack(vectors) if vectors else np.zeros((0, embedder.dimension))
-        await _insert_chunks(session, document, chunks, matrix, embedder.id)
+        own = matrix[offset : offset + len(chunks)]
+        offset += len(chunks)
+        await _insert_chunks(session, document, chunks, own, embedder.id)
         (report.updated if document.id in stored else report.added).append(document.id)
         report.chunks_embedded += len(chunks)
 
