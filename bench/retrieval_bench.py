@@ -23,8 +23,8 @@ across clusters, ~0.55 within one). A query is a stored chunk plus fresh noise o
 shape (cosine to its source ~0.8). It prints figures and asserts nothing about timing, and
 stops and deletes the server at the end.
 
-    python bench/retrieval_bench.py           # full run (about 20 minutes)
-    python bench/retrieval_bench.py --quick   # 10k chunks, fewer queries (about 3 minutes)
+    python bench/retrieval_bench.py           # full run (about 5 minutes on this machine)
+    python bench/retrieval_bench.py --quick   # 10k chunks, fewer queries (about 1 minute)
 """
 
 from __future__ import annotations
