@@ -95,7 +95,7 @@ def enqueue_summary(redis_url: str, user_id: uuid.UUID, session_id: uuid.UUID) -
 
 def summarize_session_job(user_id: str, session_id: str) -> str:
     """Ask the model for a session's summary; the extractive one stays if it fails."""
-    from wellcoach.chat.pipeline import openai_for
+    from wellcoach.chat.generation import openai_for
     from wellcoach.chat.summaries import (
         model_summaries_enabled,
         stored_summary,

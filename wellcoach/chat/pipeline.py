@@ -13,120 +13,41 @@ answered, and a crisis it flags redoes the turn as a crisis turn.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-import time
 import unicodedata
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.chat import repository
+from wellcoach.chat.generation import (
+    answer_under_moderation,
+    cancel,
+    from_cache_or_model,
+    openai_for,
+    or_offline,
+)
 from wellcoach.chat.postprocess import asks_for_human, sanitize
 from wellcoach.chat.safety import assess
+from wellcoach.chat.turn import Plan, Sink, Timer, TurnContext, TurnResult
 from wellcoach.config import EmergencyResource, Settings
 from wellcoach.costs.ledger import Usage, price, usage_values
 from wellcoach.llm import cache, offline
 from wellcoach.llm.prompts import build_messages
-from wellcoach.llm.providers import GenerationFailed, OpenAIProvider
 from wellcoach.llm.routing import route
 from wellcoach.llm.selection import provider_name
-from wellcoach.models import ChatSession, Message, User
 from wellcoach.models.enums import ConsentPurpose, MessageType
 from wellcoach.platform import Platform
 from wellcoach.rag.ingest import STATE_KEY as KB_STATE_KEY
 from wellcoach.rag.retrieval import Passage, SearchFilters, search
-from wellcoach.rag.service import document_passages, embedder_for
+from wellcoach.rag.service import embedder_for
 
-# events for a live listener (Socket.IO): ("typing", ""), ("token", text), ("reset", "")
-Sink = Callable[[str, str], Awaitable[None]]
 ITALIAN_HINTS = re.compile(
     r"\b(non|sono|che|della|perch[eé]|come|cosa|anche|allenamento|partita|gara|mi|ho|sto)\b"
 )
 ENGLISH_HINTS = re.compile(r"\b(the|and|i'm|im|my|what|how|because|training|game|race)\b")
-
-
-@dataclass
-class TurnContext:
-    user: User
-    chat_session: ChatSession
-    message: Message
-    text: str
-    language: str = "en"
-    personality: str = "empathetic"
-    sport: str | None = None
-    mood: int | None = None
-    history: list[tuple[str, str]] = field(default_factory=list)
-    summaries: list[str] = field(default_factory=list)
-    health: dict[str, Any] | None = None
-
-
-@dataclass
-class TurnResult:
-    text: str
-    crisis: bool
-    category: str | None
-    model: str
-    provider: str
-    citations: list[dict[str, str]]
-    confidence: float
-    cache_hit: bool
-    timings_ms: dict[str, float]
-    offer_human: bool
-    wants_human: bool
-    route_reason: str
-    sanitized: bool = False
-    # the turn's cost-ledger rows (column values), written with the reply
-    ledger_rows: list[dict[str, Any]] = field(default_factory=list)
-
-    def metadata(self) -> dict[str, Any]:
-        total = round(sum(v for k, v in self.timings_ms.items() if "." not in k), 2)
-        return {
-            "model_used": self.model,
-            "provider": self.provider,
-            "processing_time": total,
-            "confidence_score": round(self.confidence, 3),
-            "citations": self.citations,
-            "crisis": self.crisis,
-            "cache_hit": self.cache_hit,
-            "route": self.route_reason,
-            "steps_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
-        }
-
-
-class Timer:
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
-
-    def step(self, name: str) -> _Step:
-        return _Step(self, name)
-
-
-class _Step:
-    def __init__(self, timer: Timer, name: str) -> None:
-        self.timer, self.name = timer, name
-
-    def __enter__(self) -> None:
-        self.started = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        elapsed = (time.perf_counter() - self.started) * 1000
-        self.timer.timings[self.name] = self.timer.timings.get(self.name, 0.0) + elapsed
-
-
-_providers: dict[int, OpenAIProvider] = {}
-
-
-def openai_for(platform: Platform) -> OpenAIProvider:
-    """One client per platform, so HTTP connections to the provider are reused."""
-    key = id(platform)
-    if key not in _providers:
-        _providers[key] = OpenAIProvider(platform.settings)
-    return _providers[key]
 
 
 def preprocess(text: str, preferred: str) -> tuple[str, str]:
@@ -191,55 +112,6 @@ def citations_of(passages: list[Passage]) -> list[dict[str, str]]:
     ]
 
 
-@dataclass
-class _Plan:
-    """Everything generation needs, decided before any model is asked."""
-
-    crisis: bool
-    passages: list[Passage]
-    retrieval_ms: dict[str, float]
-    resources: list[EmergencyResource]
-    offer_human: bool
-    messages: list[dict[str, str]]
-    model: str
-    route_reason: str
-    key: cache.CacheKey | None
-    hit: dict[str, Any] | None
-
-
-@dataclass
-class _Outcome:
-    text: str
-    provider: str
-    model: str
-    cited: list[Passage]
-    usages: list[tuple[Usage, Decimal | None]]
-    elapsed_ms: float
-    finished_at: float
-
-
-class _HeldSink:
-    """Holds streamed events until `release()`: the tokens of a reply generated while
-    the moderation verdict is still out reach nobody before the verdict."""
-
-    def __init__(self, sink: Sink) -> None:
-        self.sink = sink
-        self.buffer: list[tuple[str, str]] = []
-        self.open = False
-
-    async def __call__(self, kind: str, text: str) -> None:
-        if self.open:
-            await self.sink(kind, text)
-        else:
-            self.buffer.append((kind, text))
-
-    async def release(self) -> None:
-        while self.buffer:
-            kind, text = self.buffer.pop(0)
-            await self.sink(kind, text)
-        self.open = True
-
-
 async def _plan(
     session: AsyncSession,
     platform: Platform,
@@ -252,7 +124,7 @@ async def _plan(
     wants_human: bool,
     country: str | None,
     upstream: bool,
-) -> _Plan:
+) -> Plan:
     """Retrieval, prompt, routing and the cache lookup for a turn (crisis or not)."""
     settings = platform.settings
     with timer.step("retrieval"):
@@ -307,7 +179,7 @@ async def _plan(
                 model,
             )
             hit = await cache.get(platform.redis, key)
-    return _Plan(
+    return Plan(
         crisis=crisis,
         passages=passages,
         retrieval_ms=found.timings_ms,
@@ -319,164 +191,6 @@ async def _plan(
         key=key,
         hit=hit,
     )
-
-
-async def _from_cache_or_model(
-    turn: TurnContext,
-    plan: _Plan,
-    settings: Settings,
-    openai_provider: OpenAIProvider | None,
-    sink: Sink | None,
-) -> _Outcome:
-    """The reply from the cache or the model (with its fallback); no database work, so
-    it can run while the moderation verdict is out. An empty text: nobody answered."""
-    started = time.perf_counter()
-    usages: list[tuple[Usage, Decimal | None]] = []
-    cited = plan.passages[:3]
-    text, used_provider, model = "", "offline", plan.model
-    hit = plan.hit
-    if hit is not None:
-        text, used_provider, model = hit["text"], hit["provider"], hit["model"]
-        cited_ids = {c["document_id"] for c in hit["citations"]}
-        cited = [p for p in plan.passages if p.document_id in cited_ids] or cited
-        saved = Decimal(str(hit.get("cost_usd", "0")))
-        usages.append(
-            (Usage(provider=used_provider, model=model, purpose="chat", cache_hit=True), saved)
-        )
-    elif plan.crisis and openai_provider is None:
-        text = offline.crisis_reply(turn.language, plan.resources)
-    elif openai_provider is not None:
-
-        async def on_token(token: str) -> None:
-            if sink is not None:
-                await sink("token", token)
-
-        async def on_restart() -> None:
-            if sink is not None:
-                await sink("reset", "")
-
-        try:
-            generation, failures = await openai_provider.generate_with_fallback(
-                plan.messages,
-                [model, settings.llm.fallback_model],
-                purpose="chat",
-                on_token=on_token,
-                on_restart=on_restart,
-            )
-            usages.extend((failure, None) for failure in failures)
-            usages.append((generation.usage, None))
-            text, used_provider, model = generation.text, "openai", generation.usage.model
-        except GenerationFailed as failed:
-            usages.extend((failure, None) for failure in failed.attempts)
-            text = ""
-    finished = time.perf_counter()
-    return _Outcome(
-        text=text,
-        provider=used_provider,
-        model=model,
-        cited=cited,
-        usages=usages,
-        elapsed_ms=(finished - started) * 1000,
-        finished_at=finished,
-    )
-
-
-async def _or_offline(
-    session: AsyncSession, turn: TurnContext, plan: _Plan, outcome: _Outcome, sink: Sink | None
-) -> _Outcome:
-    """The offline provider when nobody else answered: a reply always arrives."""
-    if outcome.text:
-        return outcome
-    started = time.perf_counter()
-    model = offline.MODEL
-    cited = outcome.cited
-    if plan.crisis:
-        text = offline.crisis_reply(turn.language, plan.resources)
-    else:
-        passages = plan.passages
-        whole = await document_passages(session, passages[:3]) if passages else {}
-        text, cited = offline.compose(
-            offline.ComposeRequest(
-                query=turn.text,
-                language=turn.language,
-                personality=turn.personality,
-                sport=turn.sport,
-                passages=passages,
-                offer_human=plan.offer_human,
-                document_passages=whole,
-            )
-        )
-    if sink is not None:
-        for piece in re.findall(r"\S+\s*", text):
-            await sink("token", piece)
-    finished = time.perf_counter()
-    return _Outcome(
-        text=text,
-        provider="offline",
-        model=model,
-        cited=cited,
-        usages=[*outcome.usages, (Usage(provider="offline", model=model, purpose="chat"), None)],
-        elapsed_ms=outcome.elapsed_ms + (finished - started) * 1000,
-        finished_at=finished,
-    )
-
-
-async def _cancel(task: asyncio.Future[Any]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
-async def _answer_under_moderation(
-    turn: TurnContext,
-    plan: _Plan,
-    settings: Settings,
-    openai_provider: OpenAIProvider | None,
-    sink: Sink | None,
-    moderation: asyncio.Task[bool | None],
-    timer: Timer,
-    ledger: list[tuple[Usage, Decimal | None]],
-    replan: Callable[[bool], Awaitable[_Plan]],
-) -> tuple[_Plan, _Outcome, bool]:
-    """The reply is generated while the moderation verdict is out, its tokens held back;
-    if moderation flags a crisis, that reply is dropped unseen and the turn is planned
-    and answered again as a crisis. Returns the plan used, the outcome, and the flag."""
-    held = _HeldSink(sink) if sink is not None else None
-    started = time.perf_counter()
-    speculative = asyncio.create_task(
-        _from_cache_or_model(turn, plan, settings, openai_provider, held)
-    )
-    try:
-        flagged = await moderation
-    except BaseException:
-        await _cancel(speculative)
-        raise
-    if speculative.done():  # the time spent waiting on moderation alone: upstream time
-        waited = time.perf_counter() - speculative.result().finished_at
-        timer.timings["moderation"] = max(0.0, waited * 1000)
-    if not flagged:
-        if held is not None:
-            await held.release()
-        return plan, await speculative, False
-    if speculative.done():  # asked and answered: those calls happened
-        ledger.extend(
-            (usage, saved)
-            for usage, saved in speculative.result().usages
-            if usage.provider == "openai" and not usage.cache_hit
-        )
-    else:
-        await _cancel(speculative)
-        cancelled = Usage(
-            provider="openai",
-            model=plan.model,
-            purpose="chat",
-            status="cancelled",
-            error_code="moderation_flagged",
-            latency_ms=int((time.perf_counter() - started) * 1000),
-        )
-        ledger.append((cancelled, None))
-    plan = await replan(True)
-    return plan, await _from_cache_or_model(turn, plan, settings, openai_provider, sink), True
 
 
 async def run_turn(
@@ -510,7 +224,7 @@ async def run_turn(
             verdict = await asyncio.to_thread(assess, turn.text, turn.language)
         crisis, category = verdict.crisis, verdict.category
         if crisis and moderation is not None:
-            await _cancel(moderation)  # it can only add a crisis
+            await cancel(moderation)  # it can only add a crisis
             moderation = None
         if sink is not None:
             await sink("typing", "")
@@ -518,7 +232,7 @@ async def run_turn(
             facts = await gather_context(session, platform, turn)
         wants_human = asks_for_human(turn.text)
 
-        async def plan_for(crisis: bool) -> _Plan:
+        async def plan_for(crisis: bool) -> Plan:
             return await _plan(
                 session,
                 platform,
@@ -536,18 +250,18 @@ async def run_turn(
         if pause is not None and plan.hit is None and openai_provider is not None:
             await pause()
         if moderation is None:
-            outcome = await _from_cache_or_model(turn, plan, settings, openai_provider, sink)
+            outcome = await from_cache_or_model(turn, plan, settings, openai_provider, sink)
         else:
             pending, moderation = moderation, None
-            plan, outcome, flagged = await _answer_under_moderation(
+            plan, outcome, flagged = await answer_under_moderation(
                 turn, plan, settings, openai_provider, sink, pending, timer, ledger, plan_for
             )
             if flagged:
                 crisis, category = True, category or "self_harm"
     finally:
         if moderation is not None:
-            await _cancel(moderation)
-    outcome = await _or_offline(session, turn, plan, outcome, sink)
+            await cancel(moderation)
+    outcome = await or_offline(session, turn, plan, outcome, sink)
     timer.timings["generation"] = outcome.elapsed_ms
     ledger.extend(outcome.usages)
     text, used_provider, model = outcome.text, outcome.provider, outcome.model

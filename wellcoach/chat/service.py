@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wellcoach.audit import RequestContext, record
 from wellcoach.auth.policy import Subject
 from wellcoach.chat import repository
-from wellcoach.chat.pipeline import Sink, TurnContext, TurnResult, run_turn
+from wellcoach.chat.pipeline import run_turn
 from wellcoach.chat.schemas import (
     ChatSessionDetail,
     ChatSessionOut,
@@ -26,6 +26,7 @@ from wellcoach.chat.schemas import (
     SessionContextOut,
 )
 from wellcoach.chat.summaries import SUMMARY_EVERY, refresh_summary
+from wellcoach.chat.turn import Sink, TurnContext, TurnResult
 from wellcoach.crypto import Vault
 from wellcoach.db.base import utcnow
 from wellcoach.errors import Conflict, NotFound

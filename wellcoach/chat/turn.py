@@ -1,0 +1,115 @@
+"""What a chat turn carries between the pipeline's steps: the turn's context, its
+plan (decided before any model is asked), the model's outcome, the result, and the timer
+every step reports to."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from wellcoach.config import EmergencyResource
+from wellcoach.costs.ledger import Usage
+from wellcoach.llm import cache
+from wellcoach.models import ChatSession, Message, User
+from wellcoach.rag.retrieval import Passage
+
+# events for a live listener (Socket.IO): ("typing", ""), ("token", text), ("reset", "")
+Sink = Callable[[str, str], Awaitable[None]]
+
+
+@dataclass
+class TurnContext:
+    user: User
+    chat_session: ChatSession
+    message: Message
+    text: str
+    language: str = "en"
+    personality: str = "empathetic"
+    sport: str | None = None
+    mood: int | None = None
+    history: list[tuple[str, str]] = field(default_factory=list)
+    summaries: list[str] = field(default_factory=list)
+    health: dict[str, Any] | None = None
+
+
+@dataclass
+class TurnResult:
+    text: str
+    crisis: bool
+    category: str | None
+    model: str
+    provider: str
+    citations: list[dict[str, str]]
+    confidence: float
+    cache_hit: bool
+    timings_ms: dict[str, float]
+    offer_human: bool
+    wants_human: bool
+    route_reason: str
+    sanitized: bool = False
+    # the turn's cost-ledger rows (column values), written with the reply
+    ledger_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def metadata(self) -> dict[str, Any]:
+        total = round(sum(v for k, v in self.timings_ms.items() if "." not in k), 2)
+        return {
+            "model_used": self.model,
+            "provider": self.provider,
+            "processing_time": total,
+            "confidence_score": round(self.confidence, 3),
+            "citations": self.citations,
+            "crisis": self.crisis,
+            "cache_hit": self.cache_hit,
+            "route": self.route_reason,
+            "steps_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    def step(self, name: str) -> _Step:
+        return _Step(self, name)
+
+
+class _Step:
+    def __init__(self, timer: Timer, name: str) -> None:
+        self.timer, self.name = timer, name
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        elapsed = (time.perf_counter() - self.started) * 1000
+        self.timer.timings[self.name] = self.timer.timings.get(self.name, 0.0) + elapsed
+
+
+@dataclass
+class Plan:
+    """Everything generation needs, decided before any model is asked."""
+
+    crisis: bool
+    passages: list[Passage]
+    retrieval_ms: dict[str, float]
+    resources: list[EmergencyResource]
+    offer_human: bool
+    messages: list[dict[str, str]]
+    model: str
+    route_reason: str
+    key: cache.CacheKey | None
+    hit: dict[str, Any] | None
+
+
+@dataclass
+class Outcome:
+    text: str
+    provider: str
+    model: str
+    cited: list[Passage]
+    usages: list[tuple[Usage, Decimal | None]]
+    elapsed_ms: float
+    finished_at: float
