@@ -96,11 +96,7 @@ def enqueue_summary(redis_url: str, user_id: uuid.UUID, session_id: uuid.UUID) -
 def summarize_session_job(user_id: str, session_id: str) -> str:
     """Ask the model for a session's summary; the extractive one stays if it fails."""
     from wellcoach.chat.generation import openai_for
-    from wellcoach.chat.summaries import (
-        model_summaries_enabled,
-        stored_summary,
-        write_model_summary,
-    )
+    from wellcoach.chat.summaries import model_summaries_enabled, write_model_summary
 
     async def work(platform: Platform) -> str:
         from api.realtime import emit_to_user
@@ -108,11 +104,10 @@ def summarize_session_job(user_id: str, session_id: str) -> str:
         if not model_summaries_enabled(platform):
             return "nothing"
         async with platform.unit_of_work() as session:  # commits the ledger rows too
-            outcome = await write_model_summary(
+            outcome, summary = await write_model_summary(
                 session, platform, openai_for(platform), uuid.UUID(user_id), uuid.UUID(session_id)
             )
-            summary = await stored_summary(session, platform, uuid.UUID(session_id))
-        if outcome == "stored":
+        if summary is not None:
             await emit_to_user(
                 platform, user_id, "session_summary", {"session_id": session_id, "summary": summary}
             )

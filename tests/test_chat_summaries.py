@@ -18,9 +18,8 @@ from jobs.chat import SummaryFailed, summarize_session_job
 from jobs.queues import DEFAULT
 from tests.conftest import make_client
 from tests.factories import PASSWORD, create_user, next_published
-from wellcoach.chat.summaries import stored_summary
 from wellcoach.config import LlmSettings, RagSettings
-from wellcoach.models import LlmCall
+from wellcoach.models import ChatSession, LlmCall
 
 NARRATIVE = (
     "The athlete's heart races before matches; box breathing before serving was suggested"
@@ -72,7 +71,10 @@ async def _conversation(http, platform) -> tuple[str, dict, str]:
 
 async def _summary_of(platform, session_id: str) -> str:
     async with platform.unit_of_work() as session:
-        return await stored_summary(session, platform, uuid.UUID(session_id))
+        chat = await session.get(ChatSession, uuid.UUID(session_id))
+        return await platform.vault.open_text(
+            session, chat.user_id, chat.summary_encrypted, purpose="session_summary"
+        )
 
 
 async def test_ending_a_session_queues_a_model_summary_the_next_session_remembers(

@@ -94,17 +94,18 @@ async def write_model_summary(
     provider: OpenAIProvider,
     user_id: uuid.UUID,
     session_id: uuid.UUID,
-) -> str:
-    """Ask the model for the session's summary and store it. Returns `stored`,
-    `nothing` (no such session, or no messages) or `failed` (every model failed: the
-    extractive summary stays, the attempts are in the ledger; worth a retry)."""
+) -> tuple[str, str | None]:
+    """Ask the model for the session's summary and store it. Returns the outcome and the
+    summary stored: `stored` (with the text), `nothing` (no such session, or no
+    messages) or `failed` (every model failed: the extractive summary stays, the
+    attempts are in the ledger; worth a retry)."""
     chat_session = await session.get(ChatSession, session_id)
     user = await session.get(User, user_id)
     if chat_session is None or user is None or chat_session.user_id != user_id:
-        return "nothing"
+        return "nothing", None
     transcript = await _transcript(session, platform, chat_session)
     if not transcript:
-        return "nothing"
+        return "nothing", None
     language = chat_session.language if chat_session.language in INSTRUCTIONS else "en"
     messages = [
         {"role": "system", "content": INSTRUCTIONS[language]},
@@ -121,15 +122,15 @@ async def write_model_summary(
         for usage in exc.attempts:
             await _record(session, platform, usage, user, session_id)
         log.warning("session_summary_failed", session_id=str(session_id))
-        return "failed"
+        return "failed", None
     for usage in [*failures, generation.usage]:
         await _record(session, platform, usage, user, session_id)
     narrative = " ".join(generation.text.split())
     if not narrative:
-        return "failed"
-    facts = await extractive_summary(session, platform, chat_session)
-    await _store(session, platform, chat_session, f"{narrative} ({facts})")
-    return "stored"
+        return "failed", None
+    summary = f"{narrative} ({await extractive_summary(session, platform, chat_session)})"
+    await _store(session, platform, chat_session, summary)
+    return "stored", summary
 
 
 async def _transcript(session: AsyncSession, platform: Platform, chat_session: ChatSession) -> str:
@@ -166,17 +167,6 @@ async def _record(
         user_id=user.id,
         tier=user.tier.value,
         session_id=session_id,
-    )
-
-
-async def stored_summary(
-    session: AsyncSession, platform: Platform, session_id: uuid.UUID
-) -> str | None:
-    chat_session = await session.get(ChatSession, session_id)
-    if chat_session is None or chat_session.summary_encrypted is None:
-        return None
-    return await platform.vault.open_text(
-        session, chat_session.user_id, chat_session.summary_encrypted, purpose="session_summary"
     )
 
 
