@@ -9,7 +9,6 @@ import uuid
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
-import httpx
 import pytest
 import redis
 from pydantic import SecretStr
@@ -25,7 +24,14 @@ from tests.conftest import make_client
 from tests.factories import bearer, create_user, login
 from tests.openai_server import FakeOpenAIServer
 from tests.services import running_app
-from tests.test_chat_socketio import Recorder, committed_user, connect, send, tokens
+from tests.test_chat_socketio import (
+    Recorder,
+    committed_user,
+    connect,
+    new_session,
+    send,
+    tokens,
+)
 from wellcoach.chat.service import reply_id_for
 from wellcoach.config import DatabaseSettings, LlmSettings
 from wellcoach.db.session import Database
@@ -203,11 +209,7 @@ async def test_a_queued_socketio_turn_arrives_from_the_worker(
 ):
     user_id, email = await committed_user(platform)
     access = (await tokens(saturated_server, email))["access_token"]
-    async with httpx.AsyncClient(base_url=saturated_server) as http:
-        created = await http.post(
-            "/v1/chat/sessions", headers={"Authorization": f"Bearer {access}"}
-        )
-        session_id = created.json()["id"]
+    session_id = await new_session(saturated_server, access)
     phone = await connect(saturated_server, access)
     on_phone = Recorder(phone)
     try:

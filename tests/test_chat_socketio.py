@@ -69,6 +69,15 @@ async def connect(url: str, token: str | None) -> socketio.AsyncClient:
     return client
 
 
+async def new_session(url: str, access: str) -> str:
+    """A chat session started over REST, as the app does before it connects."""
+    async with httpx.AsyncClient(base_url=url) as http:
+        created = await http.post(
+            "/v1/chat/sessions", headers={"Authorization": f"Bearer {access}"}
+        )
+        return created.json()["id"]
+
+
 async def send(client: socketio.AsyncClient, session_id: str, content: str) -> dict:
     """`send_message` with its ack, as the app sends it."""
     return await client.call(
@@ -92,11 +101,7 @@ async def test_connections_need_a_valid_token_of_a_verified_user(live_server, pl
 async def test_full_conversation_over_socketio(live_server, platform):
     user_id, email = await committed_user(platform)
     access = (await tokens(live_server, email))["access_token"]
-    async with httpx.AsyncClient(base_url=live_server) as http:
-        created = await http.post(
-            "/v1/chat/sessions", headers={"Authorization": f"Bearer {access}"}
-        )
-        session_id = created.json()["id"]
+    session_id = await new_session(live_server, access)
 
     phone, tablet = await connect(live_server, access), await connect(live_server, access)
     on_phone, on_tablet = Recorder(phone), Recorder(tablet)
@@ -177,20 +182,18 @@ async def test_the_models_tokens_are_streamed_to_socketio_listeners(
     _, email = await committed_user(platform)
     with running_app(configured) as url:
         access = (await tokens(url, email))["access_token"]
-        headers = {"Authorization": f"Bearer {access}"}
-        async with httpx.AsyncClient(base_url=url, headers=headers) as http:
-            session_id = (await http.post("/v1/chat/sessions")).json()["id"]
-            client = await connect(url, access)
-            recorder = Recorder(client)
-            try:
-                ack = await send(client, session_id, "I feel nervous before my games")
-                assert ack["ok"]
-                await asyncio.wait_for(recorder.done.wait(), 30)
-            finally:
-                await client.disconnect()
-            streamed = fake_openai.requests_for("chat/completions")[-1]
-            assert streamed.stream is True
-            reply = recorder.of("reply_done")[0]["message"]
-            assert reply["metadata"]["provider"] == "openai"
-            pieces = [t["token"] for t in recorder.of("reply_token")]
-            assert len(pieces) >= 5 and "".join(pieces).strip() == reply["content"].strip()
+        session_id = await new_session(url, access)
+        client = await connect(url, access)
+        recorder = Recorder(client)
+        try:
+            ack = await send(client, session_id, "I feel nervous before my games")
+            assert ack["ok"]
+            await asyncio.wait_for(recorder.done.wait(), 30)
+        finally:
+            await client.disconnect()
+    streamed = fake_openai.requests_for("chat/completions")[-1]
+    assert streamed.stream is True
+    reply = recorder.of("reply_done")[0]["message"]
+    assert reply["metadata"]["provider"] == "openai"
+    pieces = [t["token"] for t in recorder.of("reply_token")]
+    assert len(pieces) >= 5 and "".join(pieces).strip() == reply["content"].strip()
