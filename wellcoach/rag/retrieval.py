@@ -90,6 +90,11 @@ SETTINGS = (
     " set_config('hnsw.iterative_scan', 'relaxed_order', true)"
 )
 Statement = tuple[str, dict[str, Any]]
+# what the details of a passage add to its candidate row (see _details_select)
+DETAIL_COLUMNS = (
+    "heading", "category", "content", "slug", "title", "topic", "source", "last_reviewed",
+    "vector", "lexical",
+)  # fmt: skip
 
 
 def _where(filters: SearchFilters) -> tuple[str, dict[str, Any]]:
@@ -156,9 +161,9 @@ def candidates_statement(
         f" AND c.embedder_id = %(embedder)s ORDER BY {distance} LIMIT 1) best),"
         " heads AS (SELECT DISTINCT ON (document_id) chunk_id FROM found"
         " WHERE kind = 'passage' ORDER BY document_id, similarity DESC)"
-        " SELECT found.*, details.heading, details.category, details.content, details.slug,"
-        " details.title, details.topic, details.source, details.last_reviewed, details.vector,"
-        " details.lexical FROM found LEFT JOIN ("
+        " SELECT found.*, "
+        + ", ".join(f"details.{column}" for column in DETAIL_COLUMNS)
+        + " FROM found LEFT JOIN ("
         + _details_select("vector_send(c.embedding)")
         + " WHERE c.id = ANY(ARRAY(SELECT CAST(chunk_id AS uuid) FROM heads))"
         ") details ON details.chunk_id = found.chunk_id",
@@ -210,12 +215,6 @@ async def run_statements(session: AsyncSession, statements: list[Statement]) -> 
 def _by_similarity(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows.sort(key=lambda row: -row["similarity"])  # relaxed_order returns near-sorted rows
     return rows
-
-
-DETAIL_COLUMNS = (
-    "heading", "category", "content", "slug", "title", "topic", "source", "last_reviewed",
-    "vector", "lexical",
-)  # fmt: skip
 
 
 def _with_vectors(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
