@@ -8,7 +8,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from jobs.queues import DEFAULT, HIGH
+from rq import Retry
+
+from jobs.queues import DEFAULT, HIGH, queue, shared_connection
 from wellcoach.audit import RequestContext
 from wellcoach.chat import service
 from wellcoach.chat.repository import find_message
@@ -30,10 +32,6 @@ def _enqueue(
 ) -> None:  # fmt: skip
     """Enqueue with the process's shared Redis client (a turn queued under load must not
     pay for a new connection); the job id makes a job's repeats one job."""
-    from rq import Retry
-
-    from jobs.queues import queue, shared_connection
-
     queue(queue_name, shared_connection(redis_url)).enqueue(
         func, *args, job_id=job_id, retry=Retry(max=len(retries), interval=retries)
     )
