@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,6 +45,8 @@ from wellcoach.platform import Platform
 from wellcoach.rag.ingest import STATE_KEY as KB_STATE_KEY
 from wellcoach.rag.retrieval import Passage, SearchFilters, search
 from wellcoach.rag.service import embedder_for
+
+T = TypeVar("T")
 
 ITALIAN_HINTS = re.compile(
     r"\b(non|sono|che|della|perch[eé]|come|cosa|anche|allenamento|partita|gara|mi|ho|sto)\b"
@@ -104,6 +108,13 @@ async def gather_context(
     ):
         turn.health = None  # health summaries arrive with the health data feature
     return facts
+
+
+async def _timed(work: Awaitable[T]) -> tuple[T, float]:
+    """The result of `work` and how long it ran, in ms (it may overlap other steps)."""
+    started = time.perf_counter()
+    result = await work
+    return result, (time.perf_counter() - started) * 1000
 
 
 def citations_of(passages: list[Passage]) -> list[dict[str, str]]:
@@ -218,18 +229,21 @@ async def run_turn(
     if openai_provider is not None and settings.llm.moderation:
         # an extra signal, asked at once and awaited only before the reply is used
         moderation = asyncio.create_task(openai_provider.moderation_flagged(turn.text))
+    # the classifier layer embeds the message (2-3 ms of CPU when the text is new): in a
+    # thread, while the context is read from the database; retrieval then finds the
+    # embedding in the embedder's cache
+    checking = asyncio.create_task(_timed(asyncio.to_thread(assess, turn.text, turn.language)))
     try:
-        with timer.step("safety"):
-            # the classifier layer embeds the message (a few ms of CPU): off the event loop
-            verdict = await asyncio.to_thread(assess, turn.text, turn.language)
-        crisis, category = verdict.crisis, verdict.category
-        if crisis and moderation is not None:
-            await cancel(moderation)  # it can only add a crisis
-            moderation = None
         if sink is not None:
             await sink("typing", "")
         with timer.step("context"):
             facts = await gather_context(session, platform, turn)
+        with timer.step("safety"):  # only the wait left once the context is read
+            verdict, timer.timings["safety.check"] = await checking
+        crisis, category = verdict.crisis, verdict.category
+        if crisis and moderation is not None:
+            await cancel(moderation)  # it can only add a crisis
+            moderation = None
         wants_human = asks_for_human(turn.text)
 
         async def plan_for(crisis: bool) -> Plan:
@@ -259,6 +273,8 @@ async def run_turn(
             if flagged:
                 crisis, category = True, category or "self_harm"
     finally:
+        if not checking.done():  # the turn failed before it needed the verdict
+            await cancel(checking)
         if moderation is not None:
             await cancel(moderation)
     outcome = await or_offline(session, turn, plan, outcome, sink)
