@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from pydantic import SecretStr
@@ -18,8 +19,12 @@ from jobs.chat import SummaryFailed, summarize_session_job
 from jobs.queues import DEFAULT
 from tests.conftest import make_client
 from tests.factories import PASSWORD, create_user, next_published
+from wellcoach.chat.repository import summary_facts
+from wellcoach.chat.summaries import extractive_summary
 from wellcoach.config import LlmSettings, RagSettings
-from wellcoach.models import ChatSession, LlmCall
+from wellcoach.db.base import utcnow
+from wellcoach.models import ChatSession, LlmCall, Message, MoodEntry
+from wellcoach.models.enums import MessageStatus, MessageType
 
 NARRATIVE = (
     "The athlete's heart races before matches; box breathing before serving was suggested"
@@ -146,3 +151,72 @@ async def test_a_failed_model_summary_keeps_the_extractive_one_and_retries(
             )
         ).all()
     assert statuses and set(statuses) == {"error"}  # the attempts are in the ledger
+
+
+async def test_the_extractive_summary_reads_topics_crisis_and_mood_from_the_last_messages(
+    db_session, platform
+):
+    """Topics in the order they were first cited (each once, at most five), the crisis
+    flag and the mood trend, over the session's last `limit` messages only."""
+    user = await create_user(db_session, platform)
+    chat = ChatSession(user_id=user.id)
+    db_session.add(chat)
+    await db_session.flush()
+    start = utcnow() - timedelta(minutes=30)
+
+    def cite(*titles: str) -> list[dict[str, str]]:
+        return [{"document_id": t.lower(), "title": t, "citation": t} for t in titles]
+
+    metadata = [
+        {"citations": cite("Old topic")},  # falls out of the last 6
+        {},
+        {"citations": cite("Sleep", "Breathing")},
+        {},
+        {"citations": cite("Breathing", "Focus"), "crisis": False},
+        {"citations": "not a list"},
+        {"citations": cite("Goals", "Nerves", "Recovery", "Sleep")},
+    ]
+    for i, meta in enumerate(metadata):
+        db_session.add(
+            Message(
+                created_at=start + timedelta(minutes=i),
+                session_id=chat.id,
+                user_id=user.id,
+                type=MessageType.ai if meta else MessageType.user,
+                status=MessageStatus.sent,
+                content_encrypted=b"sealed",
+                metadata_=meta,
+            )
+        )
+    for minute, mood in ((1, None), (2, 3), (4, 5), (6, 7), (8, None)):
+        db_session.add(
+            MoodEntry(
+                user_id=user.id,
+                session_id=chat.id,
+                mood=mood,
+                created_at=start + timedelta(minutes=minute),
+            )
+        )
+    await db_session.flush()
+
+    facts = await summary_facts(db_session, user.id, chat.id, limit=6, topics=5)
+    assert facts.messages == 6
+    assert facts.topics == ["Sleep", "Breathing", "Focus", "Goals", "Nerves"]
+    assert (facts.crisis, facts.first_mood, facts.last_mood) == (False, 3, 7)
+    assert await extractive_summary(db_session, platform, chat) == (
+        "7 messages, talked about: Old topic; Sleep; Breathing; Focus; Goals, mood 3→7/10"
+    )
+
+    db_session.add(
+        Message(
+            created_at=start + timedelta(minutes=10),
+            session_id=chat.id,
+            user_id=user.id,
+            type=MessageType.ai,
+            status=MessageStatus.sent,
+            content_encrypted=b"sealed",
+            metadata_={"crisis": True, "citations": []},
+        )
+    )
+    await db_session.flush()
+    assert (await summary_facts(db_session, user.id, chat.id, limit=6, topics=5)).crisis

@@ -9,7 +9,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Update, bindparam, func, insert, select, true, update
+from sqlalchemy import Select, Update, bindparam, func, insert, select, text, true, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -220,28 +220,65 @@ async def turn_facts(
     )
 
 
-async def session_history_for_summary(
-    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID, limit: int
-) -> list[dict[str, Any]]:
-    """The metadata of the session's last `limit` messages, oldest first."""
-    rows = await session.scalars(
-        select(Message.metadata_)
-        .where(Message.user_id == user_id, Message.session_id == session_id)
-        .order_by(Message.created_at.desc())
-        .limit(limit)
-    )
-    return [metadata or {} for metadata in reversed(list(rows))]
+@dataclass(frozen=True)
+class SummaryFacts:
+    messages: int  # of the last `limit`
+    topics: list[str]  # knowledge-base titles cited, in the order they first came up
+    crisis: bool
+    first_mood: int | None
+    last_mood: int | None
 
 
-async def session_moods(
-    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID
-) -> list[int | None]:
-    rows = await session.scalars(
-        select(MoodEntry.mood)
-        .where(MoodEntry.user_id == user_id, MoodEntry.session_id == session_id)
-        .order_by(MoodEntry.created_at)
+# Aggregated on the server: the messages' metadata (citations, timings) stays there.
+# A title's first citation orders the topics: DISTINCT ON keeps it.
+_SUMMARY_FACTS = text(
+    """
+    WITH recent AS (
+        SELECT created_at, metadata FROM messages
+        WHERE user_id = :user_id AND session_id = :session_id
+        ORDER BY created_at DESC LIMIT :limit
+    ), cited AS (
+        SELECT DISTINCT ON (c.value ->> 'title') c.value ->> 'title' AS title,
+               r.created_at, c.n
+        FROM recent r,
+             jsonb_array_elements(
+                 CASE WHEN jsonb_typeof(r.metadata -> 'citations') = 'array'
+                      THEN r.metadata -> 'citations' ELSE '[]'::jsonb END
+             ) WITH ORDINALITY AS c(value, n)
+        WHERE c.value ->> 'title' IS NOT NULL
+        ORDER BY c.value ->> 'title', r.created_at, c.n
+    ), moods AS (
+        SELECT mood, created_at FROM mood_entries
+        WHERE user_id = :user_id AND session_id = :session_id AND mood > 0
     )
-    return list(rows)
+    SELECT (SELECT count(*) FROM recent) AS messages,
+           ARRAY(SELECT title FROM cited ORDER BY created_at, n LIMIT :topics) AS topics,
+           (SELECT coalesce(bool_or(metadata ->> 'crisis' = 'true'), false) FROM recent)
+               AS crisis,
+           (SELECT mood FROM moods ORDER BY created_at LIMIT 1) AS first_mood,
+           (SELECT mood FROM moods ORDER BY created_at DESC LIMIT 1) AS last_mood
+    """
+)
+
+
+async def summary_facts(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID, limit: int, topics: int
+) -> SummaryFacts:
+    """What the extractive summary of a session says, over its last `limit` messages, in
+    one statement."""
+    row = (
+        await session.execute(
+            _SUMMARY_FACTS,
+            {"user_id": user_id, "session_id": session_id, "limit": limit, "topics": topics},
+        )
+    ).one()
+    return SummaryFacts(
+        messages=row.messages,
+        topics=list(row.topics),
+        crisis=row.crisis,
+        first_mood=row.first_mood,
+        last_mood=row.last_mood,
+    )
 
 
 @cache

@@ -53,25 +53,15 @@ async def extractive_summary(
     session: AsyncSession, platform: Platform, chat_session: ChatSession
 ) -> str:
     """What was discussed (by knowledge-base source), and the mood trend."""
-    recent = await repository.session_history_for_summary(
-        session, chat_session.user_id, chat_session.id, 200
+    facts = await repository.summary_facts(
+        session, chat_session.user_id, chat_session.id, limit=200, topics=5
     )
-    topics: list[str] = []
-    for metadata in recent:
-        for citation in metadata.get("citations", []):
-            if citation["title"] not in topics:
-                topics.append(citation["title"])
-    moods = [
-        mood
-        for mood in await repository.session_moods(session, chat_session.user_id, chat_session.id)
-        if mood
-    ]
-    parts = [f"{len(recent)} messages"]
-    if topics:
-        parts.append("talked about: " + "; ".join(topics[:5]))
-    if moods:
-        parts.append(f"mood {moods[0]}→{moods[-1]}/10")
-    if any(metadata.get("crisis") for metadata in recent):
+    parts = [f"{facts.messages} messages"]
+    if facts.topics:
+        parts.append("talked about: " + "; ".join(facts.topics))
+    if facts.first_mood is not None and facts.last_mood is not None:
+        parts.append(f"mood {facts.first_mood}→{facts.last_mood}/10")
+    if facts.crisis:
         parts.append("a crisis was escalated to a human coach")
     return ", ".join(parts)
 
