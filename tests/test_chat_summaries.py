@@ -203,7 +203,7 @@ async def test_the_extractive_summary_reads_topics_crisis_and_mood_from_the_last
     assert facts.messages == 6
     assert facts.topics == ["Sleep", "Breathing", "Focus", "Goals", "Nerves"]
     assert (facts.crisis, facts.first_mood, facts.last_mood) == (False, 3, 7)
-    assert await extractive_summary(db_session, platform, chat) == (
+    assert await extractive_summary(db_session, chat) == (
         "7 messages, talked about: Old topic; Sleep; Breathing; Focus; Goals, mood 3→7/10"
     )
 

@@ -49,9 +49,7 @@ INSTRUCTIONS = {
 }
 
 
-async def extractive_summary(
-    session: AsyncSession, platform: Platform, chat_session: ChatSession
-) -> str:
+async def extractive_summary(session: AsyncSession, chat_session: ChatSession) -> str:
     """What was discussed (by knowledge-base source), and the mood trend."""
     facts = await repository.summary_facts(
         session, chat_session.user_id, chat_session.id, limit=200, topics=5
@@ -70,7 +68,7 @@ async def refresh_summary(
     session: AsyncSession, platform: Platform, chat_session: ChatSession
 ) -> None:
     """Store the extractive summary (sealed with the user's key)."""
-    text = await extractive_summary(session, platform, chat_session)
+    text = await extractive_summary(session, chat_session)
     await _store(session, platform, chat_session, text)
 
 
@@ -118,7 +116,7 @@ async def write_model_summary(
     narrative = " ".join(generation.text.split())
     if not narrative:
         return "failed", None
-    summary = f"{narrative} ({await extractive_summary(session, platform, chat_session)})"
+    summary = f"{narrative} ({await extractive_summary(session, chat_session)})"
     await _store(session, platform, chat_session, summary)
     return "stored", summary
 
