@@ -3,7 +3,7 @@
 Everything runs on this machine and talks only to 127.0.0.1: the script starts its own
 embedded PostgreSQL and Valkey in a temporary directory, migrates, ingests the shipped
 `kb/` (offline embedder), creates verified users, starts the fake OpenAI-compatible server
-(tests/openai_server.py, a fixed 50 ms before every answer, no per-token delay) and ONE
+(tests/doubles/openai_server.py, a fixed 50 ms before every answer, no per-token delay) and ONE
 uvicorn API process (1 worker), and sends chat turns (POST /v1/chat/sessions/{id}/messages)
 with closed-loop clients at concurrency 1, 10 and 50. Each client owns a user and a chat
 session and sends varied athlete questions (English and Italian) in rotation.
@@ -299,7 +299,7 @@ def start_api(env: dict[str, str], port: int, log_path: Path) -> subprocess.Pope
 def start_upstream(port: int, log_path: Path) -> subprocess.Popen[bytes]:
     env = clean_env()
     argv = [
-        sys.executable, str(REPO / "tests" / "openai_server.py"),
+        sys.executable, str(REPO / "tests" / "doubles" / "openai_server.py"),
         "--host", HOST, "--port", str(port),
         "--latency-ms", str(UPSTREAM_LATENCY_MS), "--token-delay-ms", "0",
         "--log-level", "warning",

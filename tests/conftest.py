@@ -7,22 +7,28 @@ its own Redis database.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.main import create_app
-from tests.openai_server import FakeOpenAIServer
-from tests.services import TestServices, start_test_services
+from tests.doubles.openai_server import FakeOpenAIServer
+from tests.support.clients import make_client
+from tests.support.data import KB_SMALL
+from tests.support.services import TestServices, running_app, start_test_services
 from wellcoach.config import AuthSettings, Settings, get_settings
 from wellcoach.crypto.envelope import encode_key, generate_key
 from wellcoach.db import migrate
 from wellcoach.db.session import finish_failed
 from wellcoach.platform import Platform, open_platform
+from wellcoach.rag.ingest import ingest
+from wellcoach.rag.service import embedder_for
 from wellcoach.runtime.services import ServiceUrls
 
 
@@ -119,14 +125,6 @@ def app(settings: Settings, platform: Platform, db_session: AsyncSession):  # no
     return application
 
 
-def make_client(app, ip: str = "127.0.0.1") -> httpx.AsyncClient:  # noqa: ANN001
-    """An HTTP client to the app as seen from `ip` (rate limits count per client IP)."""
-    transport = httpx.ASGITransport(app=app, client=(ip, 50000))
-    return httpx.AsyncClient(
-        transport=transport, base_url="http://testserver", headers={"User-Agent": "pytest-app/1.0"}
-    )
-
-
 @pytest.fixture
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
     async with make_client(app) as http:
@@ -153,3 +151,20 @@ def fake_openai() -> Iterator[FakeOpenAIServer]:
     """An OpenAI-compatible server on loopback, one per test module."""
     with FakeOpenAIServer() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def live_server(settings: Settings) -> Iterator[str]:
+    """The real ASGI app (FastAPI + Socket.IO) on a loopback port, in its own thread."""
+    with running_app(settings) as url:
+        yield url
+
+
+@pytest.fixture
+async def kb(db_session, platform, tmp_path):
+    """The small corpus, ingested inside the test's transaction."""
+    corpus = tmp_path / "kb"
+    shutil.copytree(KB_SMALL, corpus)
+    await db_session.execute(text("DELETE FROM kb_documents"))
+    await ingest(db_session, platform.settings, embedder_for(platform), corpus)
+    await db_session.flush()

@@ -10,9 +10,8 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from api.main import create_app
-from tests.conftest import make_client
-from tests.factories import bearer, create_user, login
-from tests.test_chat_api import kb  # noqa: F401 - the ingested small corpus
+from tests.support.clients import make_client
+from tests.support.factories import bearer, create_user, login
 from wellcoach.config import LlmSettings, RagSettings
 from wellcoach.models import LlmCall
 
@@ -55,7 +54,7 @@ async def test_reply_comes_from_the_model_with_sources_in_the_prompt(
     db_session,
     platform,
     fake_openai,
-    kb,  # noqa: F811
+    kb,
 ):
     user, headers, session_id = await start(openai_client, db_session, platform, sport="tennis")
     turn = await say(openai_client, headers, session_id, "my heart races before my matches")
@@ -79,7 +78,7 @@ async def test_a_failing_model_falls_back_then_offline(
     db_session,
     platform,
     fake_openai,
-    kb,  # noqa: F811
+    kb,
 ):
     user, headers, session_id = await start(openai_client, db_session, platform, tier="team")
     fake_openai.fail_model("gpt-4.1", status=500)  # the model routing picks for this question
@@ -109,7 +108,7 @@ async def test_a_hanging_model_times_out_and_the_fallback_answers(
     db_session,
     platform,
     fake_openai,
-    kb,  # noqa: F811
+    kb,
 ):
     _, headers, session_id = await start(openai_client, db_session, platform)
     fake_openai.hang_next(5, model="gpt-4o-mini", endpoint="chat/completions")
@@ -124,7 +123,7 @@ async def test_crisis_prompt_and_resources_with_a_model(
     db_session,
     platform,
     fake_openai,
-    kb,  # noqa: F811
+    kb,
 ):
     _, headers, session_id = await start(openai_client, db_session, platform)
     turn = await say(openai_client, headers, session_id, "i want to end my life tonight")
@@ -139,7 +138,7 @@ async def test_previous_session_summaries_reach_the_next_prompt(
     db_session,
     platform,
     fake_openai,
-    kb,  # noqa: F811
+    kb,
 ):
     _, headers, first = await start(openai_client, db_session, platform)
     await say(openai_client, headers, first, "my heart races before my matches")
@@ -191,7 +190,7 @@ async def test_a_crisis_only_moderation_sees_redoes_the_turn_as_a_crisis(
     db_session,
     platform,
     fake_openai,
-    kb,  # noqa: F811
+    kb,
 ):
     """Moderation answers while the reply is being generated: its crisis still wins."""
     from wellcoach.chat.safety import assess
@@ -230,7 +229,7 @@ async def test_moderation_runs_alongside_the_turn_and_a_clean_verdict_changes_no
     db_session,
     platform,
     fake_openai,
-    kb,  # noqa: F811
+    kb,
 ):
     user, headers, session_id = await start(openai_client, db_session, platform)
     turn = await say(openai_client, headers, session_id, "how do I sleep before a race?")

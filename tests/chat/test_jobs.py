@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from jobs.chat import generate_reply_job
 from jobs.queues import HIGH
-from tests.factories import PASSWORD, create_user, next_published
+from tests.support.factories import PASSWORD, create_user, next_published
 from wellcoach.chat import service
 from wellcoach.chat.schemas import SendMessageIn
 from wellcoach.models import Message, User
@@ -21,7 +21,7 @@ from wellcoach.models.enums import MessageType
 
 
 async def test_async_turn_is_answered_by_the_worker_once(cli_env, platform, app, services):
-    from tests.conftest import make_client
+    from tests.support.clients import make_client
 
     async with platform.unit_of_work() as session:
         user = await create_user(session, platform)

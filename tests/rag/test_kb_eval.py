@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.services import fresh_database
+from tests.support.services import fresh_database
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

@@ -14,7 +14,7 @@ from cli.main import app
 from wellcoach.chat.safety import assess, assess_rules, combine, explain, normalize, semantic
 from wellcoach.rag.embedders import UseEmbedder
 
-DATA = Path(__file__).parents[1] / "bench" / "data"
+DATA = Path(__file__).resolve().parents[2] / "bench" / "data"
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from api.main import create_app
-from tests.factories import PASSWORD, create_user
+from tests.support.factories import PASSWORD, create_user
 from wellcoach.errors import RateLimited, ServiceUnavailable
 from wellcoach.platform import open_platform
 from wellcoach.ratelimit import RateLimiter

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from api.main import create_app
 from jobs.chat import SummaryFailed, summarize_session_job
 from jobs.queues import DEFAULT
-from tests.conftest import make_client
-from tests.factories import PASSWORD, create_user, next_published
+from tests.support.clients import make_client
+from tests.support.factories import PASSWORD, create_user, next_published
 from wellcoach.chat.repository import summary_facts
 from wellcoach.chat.summaries import extractive_summary
 from wellcoach.config import LlmSettings, RagSettings

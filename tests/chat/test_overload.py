@@ -20,11 +20,10 @@ from api.deps import TurnSlots
 from api.main import create_app
 from jobs.chat import generate_reply_job
 from jobs.queues import HIGH
-from tests.conftest import make_client
-from tests.factories import bearer, create_user, login
-from tests.openai_server import FakeOpenAIServer
-from tests.services import running_app
-from tests.test_chat_socketio import (
+from tests.doubles.openai_server import FakeOpenAIServer
+from tests.support.clients import make_client
+from tests.support.factories import bearer, create_user, login
+from tests.support.realtime import (
     Recorder,
     committed_user,
     connect,
@@ -32,6 +31,7 @@ from tests.test_chat_socketio import (
     send,
     tokens,
 )
+from tests.support.services import running_app
 from wellcoach.chat.service import reply_id_for
 from wellcoach.config import DatabaseSettings, LlmSettings
 from wellcoach.db.session import Database

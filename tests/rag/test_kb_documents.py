@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.data import KB_SMALL
 from wellcoach.rag.documents import (
     DocumentError,
     chunk_document,
@@ -12,7 +13,6 @@ from wellcoach.rag.documents import (
     parse_document,
 )
 
-SMALL = Path(__file__).parent / "data" / "kb_small"
 VALID = """---
 id: {id}
 title: A Valid Title
@@ -39,7 +39,7 @@ def write(root: Path, text: str, name: str = "doc.en.md") -> Path:
 
 
 def test_the_small_corpus_parses():
-    documents, errors = load_corpus(SMALL)
+    documents, errors = load_corpus(KB_SMALL)
     assert errors == []
     assert {d.id for d in documents} == {
         "box-breathing-en", "box-breathing-it", "sleep-hygiene-en", "emergency-numbers-en"

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import unique_email
-from tests.test_chat_socketio import live_server  # noqa: F401 - the running app
+from tests.support.factories import unique_email
 
-GUIDE = Path(__file__).parents[1] / "docs" / "api-guide.md"
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "api-guide.md"
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
-def test_guide_examples_run(live_server, platform):  # noqa: F811
+def test_guide_examples_run(live_server, platform):
     from wellcoach.notify.email import list_outbox
     from wellcoach.platform import run_with_platform
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.factories import unique_email
+from tests.support.factories import unique_email
 
 runner = CliRunner()
 PASSWORD = "a long enough admin passphrase"

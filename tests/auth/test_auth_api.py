@@ -7,8 +7,8 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import make_client
-from tests.factories import (
+from tests.support.clients import make_client
+from tests.support.factories import (
     PASSWORD,
     bearer,
     create_user,

@@ -11,11 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.services import fresh_database
+from tests.support.data import KB_EVAL_SMALL, KB_SMALL
+from tests.support.services import fresh_database
 
 runner = CliRunner()
-SMALL = Path(__file__).parent / "data" / "kb_small"
-EVAL_SMALL = Path(__file__).parent / "data" / "kb_eval_small.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +25,7 @@ def kb_database(services) -> str:
 @pytest.fixture
 def kb_env(cli_env, kb_database, monkeypatch, tmp_path) -> Path:
     corpus = tmp_path / "kb"
-    shutil.copytree(SMALL, corpus)
+    shutil.copytree(KB_SMALL, corpus)
     monkeypatch.setenv("WELLCOACH_DATABASE_URL", kb_database)
     monkeypatch.setenv("WELLCOACH_RAG__KB_PATH", str(corpus))
     from wellcoach.config import get_settings
@@ -129,12 +128,14 @@ def test_category_and_sport_filters(kb_env):
 
 def test_eval_prints_metrics_and_fails_below_threshold(kb_env):
     kb("ingest")
-    ok = kb("eval", "--set", str(EVAL_SMALL), "--json", "--min-hit3", "0.5", "--min-hit3-it", "0.5")
+    ok = kb(
+        "eval", "--set", str(KB_EVAL_SMALL), "--json", "--min-hit3", "0.5", "--min-hit3-it", "0.5"
+    )
     assert ok.exit_code == 0, ok.output
     report = json.loads(ok.stdout)
     assert report["overall"]["queries"] == 4
     assert set(report["by_language"]) == {"en", "it"}
-    impossible = kb("eval", "--set", str(EVAL_SMALL), "--min-hit3", "1.01")
+    impossible = kb("eval", "--set", str(KB_EVAL_SMALL), "--min-hit3", "1.01")
     assert impossible.exit_code == 1
     assert "below threshold" in impossible.stderr
     assert "hit@3" in impossible.stdout

@@ -16,7 +16,7 @@ import numpy as np
 import openai
 import pytest
 
-from tests.openai_server import FakeOpenAIServer, default_reply, embed_text
+from tests.doubles.openai_server import FakeOpenAIServer, default_reply, embed_text
 
 MESSAGES = [
     {"role": "system", "content": "You are a calm wellbeing coach."},

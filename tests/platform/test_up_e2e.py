@@ -16,6 +16,7 @@ import psutil
 import psycopg
 import pytest
 
+from tests.support.data import KB_SMALL
 from wellcoach.runtime import postgres
 
 pytestmark = pytest.mark.slow
@@ -35,7 +36,7 @@ def _env(data_dir: Path, api_port: int, dash_port: int) -> dict[str, str]:
         WELLCOACH_DASHBOARD__PORT=str(dash_port),
         WELLCOACH_LOG_LEVEL="WARNING",
         # a four-document corpus keeps the first start quick; `up` ingests it
-        WELLCOACH_RAG__KB_PATH=str(Path(__file__).parent / "data" / "kb_small"),
+        WELLCOACH_RAG__KB_PATH=str(KB_SMALL),
     )
     return env
 

@@ -12,7 +12,7 @@ In-process (a uvicorn server on its own thread and event loop, on a free port)::
 
 As a script, for benchmarks::
 
-    python tests/openai_server.py --port 8899 --latency-ms 50
+    python tests/doubles/openai_server.py --port 8899 --latency-ms 50
 
 Endpoints: `POST /v1/chat/completions` (streaming or not), `POST /v1/embeddings`,
 `POST /v1/moderations`, `GET /v1/models`, `GET /v1/models/{id}`. A running

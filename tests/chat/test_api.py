@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from tests.factories import bearer, create_user, login
+from tests.support.factories import bearer, create_user, login
 from wellcoach.models import AuditLog, Escalation, LlmCall, Message
 from wellcoach.models.enums import Urgency
-from wellcoach.rag.ingest import ingest
-from wellcoach.rag.service import embedder_for
-
-SMALL_KB = Path(__file__).parent / "data" / "kb_small"
-
-
-@pytest.fixture
-async def kb(db_session, platform, tmp_path):
-    """The small corpus, ingested inside the test's transaction."""
-    corpus = tmp_path / "kb"
-    shutil.copytree(SMALL_KB, corpus)
-    await db_session.execute(text("DELETE FROM kb_documents"))
-    await ingest(db_session, platform.settings, embedder_for(platform), corpus)
-    await db_session.flush()
 
 
 async def athlete(client, db_session, platform, **fields):

@@ -6,8 +6,8 @@ import uuid
 
 from sqlalchemy import select
 
-from tests.conftest import make_client
-from tests.factories import bearer, create_user, login
+from tests.support.clients import make_client
+from tests.support.factories import bearer, create_user, login
 from wellcoach.db.base import utcnow
 from wellcoach.models import AuditLog, Coach, Escalation
 from wellcoach.models.enums import EscalationReason, Role, Urgency
