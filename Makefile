@@ -10,7 +10,8 @@ up: install  ## install (first time) and run the whole platform on embedded serv
 
 test: install  ## run the test suite against real PostgreSQL+pgvector and Redis, with coverage
 	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
-	@$(BIN)/coverage report --include='wellcoach/*' --no-skip-covered | grep '^TOTAL' | sed 's|^TOTAL|core (wellcoach/) coverage:|'
+	@$(BIN)/coverage report --include='wellcoach/*' --no-skip-covered | grep '^TOTAL' | sed 's|^TOTAL|core (wellcoach/) coverage, 90% required:|'
+	@$(BIN)/coverage report --include='wellcoach/*' --fail-under=90 > /dev/null
 
 install: $(VENV)/.installed
 
@@ -21,9 +22,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
-lint: install
+lint: install  ## ruff, the layering contracts (import-linter) and the type checker
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wellcoach.access import Subject
 from wellcoach.audit import RequestContext
-from wellcoach.auth.errors import AccountDisabled, EmailNotVerified, InvalidToken
-from wellcoach.auth.policy import Subject
+from wellcoach.auth.access import authenticate
+from wellcoach.auth.errors import EmailNotVerified, InvalidToken
+from wellcoach.chat.deps import Units
+from wellcoach.chat.turns import ChatJobs, Turns
 from wellcoach.db.base import utcnow
 from wellcoach.errors import NotFound
 from wellcoach.models import User
@@ -28,18 +28,14 @@ bearer = HTTPBearer(auto_error=False, description="The access token from /v1/aut
 
 
 def get_platform(request: Request) -> Platform:
-    return request.app.state.platform
+    platform: Platform = request.app.state.platform
+    return platform
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The adapter owns the transaction: commit when the route returns, else roll back."""
-    override = getattr(request.app.state, "session_override", None)
-    if override is not None:
-        async with override() as session:
-            yield session
-        return
-    platform: Platform = request.app.state.platform
-    async with platform.unit_of_work() as session:
+    units: Units = request.app.state.units
+    async with units() as session:
         yield session
 
 
@@ -53,48 +49,19 @@ def get_context(request: Request) -> RequestContext:
     )
 
 
-TURNS_RUNNING = Gauge("wellcoach_chat_turns_running", "Chat turns running in this process")
-TURNS_QUEUED = Counter(
-    "wellcoach_chat_turns_queued_total", "Chat turns handed to a worker", ["reason"]
-)
+def get_turns(request: Request) -> Turns:
+    turns: Turns = request.app.state.turns
+    return turns
 
 
-class TurnSlots:
-    """How many chat turns this process runs at once. A turn that finds no slot within
-    `wait_seconds` goes to the queue (a worker answers it over Socket.IO), so overload
-    makes replies later, never errors."""
-
-    def __init__(self, limit: int, wait_seconds: float) -> None:
-        self.limit = limit
-        self.wait_seconds = wait_seconds
-        self._free = asyncio.Semaphore(limit)
-
-    @asynccontextmanager
-    async def claim(self) -> AsyncIterator[bool]:
-        """Yields True while holding a slot, False when none came free in time."""
-        if self.limit <= 0 or (self._free.locked() and self.wait_seconds <= 0):
-            yield False
-            return
-        try:
-            async with asyncio.timeout(self.wait_seconds):
-                await self._free.acquire()
-        except TimeoutError:
-            yield False
-            return
-        TURNS_RUNNING.inc()
-        try:
-            yield True
-        finally:
-            TURNS_RUNNING.dec()
-            self._free.release()
-
-
-def get_turn_slots(request: Request) -> TurnSlots:
-    return request.app.state.turn_slots
+def get_chat_jobs(request: Request) -> ChatJobs:
+    jobs: ChatJobs = request.app.state.chat_jobs
+    return jobs
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
-TurnSlotsDep = Annotated[TurnSlots, Depends(get_turn_slots)]
+TurnsDep = Annotated[Turns, Depends(get_turns)]
+ChatJobsDep = Annotated[ChatJobs, Depends(get_chat_jobs)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 ContextDep = Annotated[RequestContext, Depends(get_context)]
 
@@ -107,14 +74,7 @@ async def get_current_user(
     """The user of a valid access token; tokens from before a password change are refused."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise InvalidToken("Send `Authorization: Bearer <access token>`.")
-    claims = await platform.signer.verify_access(credentials.credentials)
-    user = await session.get(User, claims.user_id)
-    if user is None or user.deleted_at is not None:
-        raise InvalidToken()
-    if user.disabled_at is not None:
-        raise AccountDisabled()
-    if claims.session_epoch != user.session_epoch:
-        raise InvalidToken("This session was signed out; log in again.")
+    user = await authenticate(session, platform.signer, credentials.credentials)
     now = utcnow()
     if user.last_active_at is None or now - user.last_active_at > LAST_ACTIVE_RESOLUTION:
         user.last_active_at = now

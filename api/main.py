@@ -4,20 +4,26 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+import socketio
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import wellcoach
-from api.deps import TurnSlots
 from api.errors import error_body, install_error_handlers
 from api.middleware import RequestContextMiddleware
+from api.realtime import build_socketio
 from api.routes import auth, chat, me, system
+from jobs.chat import RqChatJobs
+from wellcoach.chat.deps import Units
+from wellcoach.chat.turns import Turns, TurnSlots
 from wellcoach.config import Settings, get_settings
 from wellcoach.logging import configure_logging
 from wellcoach.platform import Platform, open_platform
+from wellcoach.runtime.services import resolve_services
 
-ERROR_RESPONSES = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     "4XX": {
         "description": "Client error",
         "content": {
@@ -29,20 +35,29 @@ ERROR_RESPONSES = {
 }
 
 
-def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
-    """Build the app; a given `platform` is used as is (tests), else one is opened at start."""
+def create_app(
+    settings: Settings | None = None,
+    platform: Platform | None = None,
+    *,
+    units: Units | None = None,
+) -> FastAPI:
+    """Build the app. A given `platform` is used as is (tests, benches), else one is opened
+    at start-up; `units` is where request sessions come from (default: the platform's
+    unit of work; tests bind them to a transaction they roll back)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level, json=settings.log_json)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = platform is None
-        app.state.platform = platform or await open_platform(settings)
+        if platform is not None:
+            yield
+            return
+        opened = await open_platform(settings)
+        _wire(app, opened, units)
         try:
             yield
         finally:
-            if owned:
-                await app.state.platform.close()
+            await opened.close()
 
     app = FastAPI(
         title="wellcoach API",
@@ -52,7 +67,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         responses=ERROR_RESPONSES,
     )
     if platform is not None:
-        app.state.platform = platform
+        _wire(app, platform, units)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.api.cors_origins,
@@ -69,9 +84,6 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     )
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app, busy_retry_after=settings.api.busy_retry_after_seconds)
-    app.state.turn_slots = TurnSlots(
-        settings.api.max_inflight_turns, settings.api.turn_slot_wait_seconds
-    )
 
     app.include_router(system.router)
     v1 = APIRouter(prefix="/v1")
@@ -83,13 +95,24 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     return app
 
 
-def create_asgi_app(settings: Settings | None = None, platform: Platform | None = None):  # noqa: ANN201
+def _wire(app: FastAPI, platform: Platform, units: Units | None) -> None:
+    """What routes and Socket.IO handlers reach through `app.state`, built once."""
+    settings = platform.settings
+    app.state.platform = platform
+    app.state.units = units or platform.unit_of_work
+    app.state.chat_jobs = RqChatJobs(platform.urls.redis_url)
+    app.state.turns = Turns(
+        platform,
+        TurnSlots(settings.api.max_inflight_turns, settings.api.turn_slot_wait_seconds),
+        app.state.chat_jobs,
+        app.state.units,
+    )
+
+
+def create_asgi_app(
+    settings: Settings | None = None, platform: Platform | None = None
+) -> socketio.ASGIApp:
     """The served app: Socket.IO at /socket.io, everything else to FastAPI."""
-    import socketio
-
-    from api.realtime import build_socketio
-    from wellcoach.runtime.services import resolve_services
-
     settings = settings or get_settings()
     app = create_app(settings, platform)
     redis_url = platform.urls.redis_url if platform is not None else None

@@ -1,15 +1,18 @@
 """Socket.IO (namespace `/chat`): JWT auth on connect, sending messages with the reply
 streamed token by token, typing indicators both ways, delivery and read receipts.
 
-API replicas share rooms through Redis (`AsyncRedisManager`); a worker pushes queued
-replies with a write-only manager. Every user's devices join the room `user:<id>`.
+API replicas share rooms through Redis (`AsyncRedisManager`); workers push to a user's
+devices through the core's notifier (`wellcoach.notify.devices`). Every user's devices
+join the room `user:<id>`. Each handler parses, calls one core function and turns its
+outcome into events; core errors become `{"error": {code, message}}` in one place.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any, TypeVar, assert_never
 
 import socketio
 import structlog
@@ -17,18 +20,23 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from api.deps import TURNS_QUEUED
-from jobs.chat import enqueue_reply
 from wellcoach.audit import RequestContext
+from wellcoach.auth.access import authenticate
+from wellcoach.auth.errors import EmailNotVerified, InvalidToken
 from wellcoach.chat import service
+from wellcoach.chat.deps import Units
 from wellcoach.chat.schemas import MessageStatusIn, SendMessageIn
+from wellcoach.chat.turns import Accepted, Answered, Failed, Queued, Turns
 from wellcoach.errors import WellcoachError
-from wellcoach.models import Message, User
+from wellcoach.models import User
 from wellcoach.models.enums import MessageStatus
+from wellcoach.notify.devices import NAMESPACE, room
 from wellcoach.platform import Platform
 
-NAMESPACE = "/chat"
 log = structlog.get_logger(__name__)
+
+Payload = dict[str, Any]
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Payload]])
 
 
 class SendEvent(SendMessageIn):
@@ -40,12 +48,26 @@ class TypingEvent(BaseModel):
     typing: bool = True
 
 
-def room(user_id: uuid.UUID | str) -> str:
-    return f"user:{user_id}"
-
-
-def error_payload(code: str, message: str) -> dict[str, Any]:
+def error_payload(code: str, message: str) -> Payload:
     return {"error": {"code": code, "message": message}}
+
+
+def acknowledges_errors(handler: Handler) -> Handler:
+    """The one mapping of errors to acks: a bad event, a core error or a busy pool
+    answers the event with its code instead of dropping the connection."""
+
+    @wraps(handler)
+    async def wrapped(*args: Any) -> Payload:
+        try:
+            return await handler(*args)
+        except ValidationError as exc:
+            return error_payload("validation_error", str(exc.errors()[0]["msg"]))
+        except WellcoachError as exc:
+            return error_payload(exc.code, exc.message)
+        except PoolTimeout:
+            return error_payload("server_busy", "The service is busy; send the message again.")
+
+    return wrapped  # type: ignore[return-value]
 
 
 class ChatNamespace(socketio.AsyncNamespace):
@@ -55,50 +77,42 @@ class ChatNamespace(socketio.AsyncNamespace):
 
     @property
     def platform(self) -> Platform:
-        return self.app.state.platform
+        platform: Platform = self.app.state.platform
+        return platform
 
-    def units(self):  # noqa: ANN201 - tests bind sessions to their transaction
-        override = getattr(self.app.state, "session_override", None)
-        return override if override is not None else self.platform.unit_of_work
+    @property
+    def units(self) -> Units:
+        units: Units = self.app.state.units
+        return units
 
-    async def on_connect(self, sid: str, environ: dict, auth: dict | None) -> None:
-        token = (auth or {}).get("token")
-        if not token:
-            raise socketio.exceptions.ConnectionRefusedError(
-                error_payload("invalid_token", "Send auth={'token': <access token>}.")
-            )
+    @property
+    def turns(self) -> Turns:
+        turns: Turns = self.app.state.turns
+        return turns
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
         try:
-            claims = await self.platform.signer.verify_access(token)
+            if not token:
+                raise InvalidToken("Send auth={'token': <access token>}.")
+            async with self.units() as session:
+                user = await authenticate(session, self.platform.signer, token)
+            if user.email_verified_at is None:
+                raise EmailNotVerified()
         except WellcoachError as exc:
             raise socketio.exceptions.ConnectionRefusedError(
                 error_payload(exc.code, exc.message)
             ) from exc
-        async with self.units()() as session:
-            user = await session.get(User, claims.user_id)
-            if (
-                user is None
-                or user.disabled_at is not None
-                or (claims.session_epoch != user.session_epoch)
-            ):
-                raise socketio.exceptions.ConnectionRefusedError(
-                    error_payload("invalid_token", "This session is no longer valid.")
-                )
-            if user.email_verified_at is None:
-                raise socketio.exceptions.ConnectionRefusedError(
-                    error_payload("email_not_verified", "Verify your email address first.")
-                )
-        await self.save_session(sid, {"user_id": str(claims.user_id)})
-        await self.enter_room(sid, room(claims.user_id))
+        await self.save_session(sid, {"user_id": str(user.id)})
+        await self.enter_room(sid, room(user.id))
 
     async def _user_id(self, sid: str) -> uuid.UUID:
         return uuid.UUID((await self.get_session(sid))["user_id"])
 
-    async def on_typing(self, sid: str, data: Any) -> dict[str, Any]:
+    @acknowledges_errors
+    async def on_typing(self, sid: str, data: Any) -> Payload:
         """The user is typing: tell the user's other devices."""
-        try:
-            event = TypingEvent.model_validate(data)
-        except ValidationError:
-            return error_payload("validation_error", "Send {session_id, typing}.")
+        event = TypingEvent.model_validate(data)
         user_id = await self._user_id(sid)
         await self.emit(
             "typing",
@@ -108,15 +122,15 @@ class ChatNamespace(socketio.AsyncNamespace):
         )
         return {"ok": True}
 
-    async def on_read(self, sid: str, data: Any) -> dict[str, Any]:
+    @acknowledges_errors
+    async def on_read(self, sid: str, data: Any) -> Payload:
         """Receipts: {message_ids, status: delivered|read} for the coach's messages."""
-        try:
-            event = MessageStatusIn.model_validate(data)
-        except ValidationError:
-            return error_payload("validation_error", "Send {message_ids, status}.")
+        event = MessageStatusIn.model_validate(data)
         user_id = await self._user_id(sid)
-        async with self.units()() as session:
+        async with self.units() as session:
             user = await session.get(User, user_id)
+            if user is None:
+                raise InvalidToken()
             changed = await service.set_status(
                 session, user, event.message_ids, MessageStatus(event.status)
             )
@@ -128,78 +142,24 @@ class ChatNamespace(socketio.AsyncNamespace):
             )
         return {"ok": True, "updated": changed}
 
-    async def on_send_message(self, sid: str, data: Any) -> dict[str, Any]:
+    @acknowledges_errors
+    async def on_send_message(self, sid: str, data: Any) -> Payload:
         """Store the message (ack), then stream the reply to the user's devices."""
-        try:
-            event = SendEvent.model_validate(data)
-        except ValidationError as exc:
-            return error_payload("validation_error", str(exc.errors()[0]["msg"]))
+        event = SendEvent.model_validate(data)
         user_id = await self._user_id(sid)
-        target = room(user_id)
-        try:
-            async with self.units()() as session:
-                user = await session.get(User, user_id)
-                message, new = await service.accept_message(
-                    session, self.platform, user, event.session_id, event
-                )
-                user_message = await service.message_out(session, self.platform.vault, message)
-        except WellcoachError as exc:
-            return error_payload(exc.code, exc.message)
-        except PoolTimeout:
-            return error_payload("server_busy", "The service is busy; send the message again.")
-        payload = user_message.model_dump(mode="json")
-        await self.emit("message_status", {"id": payload["id"], "status": "sent"}, room=target)
-        self.platform_task(sid, user_id, message.id, message.created_at, event.session_id, new)
+        accepted = await self.turns.accept_from(user_id, event.session_id, event)
+        payload = accepted.user_message.model_dump(mode="json")
+        await self.emit(
+            "message_status", {"id": payload["id"], "status": "sent"}, room=room(user_id)
+        )
+        self.server.start_background_task(self._answer, accepted)
         return {"ok": True, "message": payload}
 
-    def platform_task(
-        self,
-        sid: str,
-        user_id: uuid.UUID,
-        message_id: uuid.UUID,
-        created_at: Any,
-        session_id: uuid.UUID,
-        new: bool = False,
-    ) -> None:
-        self.server.start_background_task(
-            self._respond, sid, user_id, message_id, created_at, session_id, new
-        )
-
-    async def _queue(self, user_id: uuid.UUID, message_id: uuid.UUID, reason: str) -> None:
-        """A worker answers, and pushes `reply_done` to the user's devices."""
-        try:
-            await asyncio.to_thread(
-                enqueue_reply, self.platform.urls.redis_url, user_id, message_id
-            )
-            TURNS_QUEUED.labels(reason).inc()
-        except Exception:
-            log.exception("enqueue_reply_failed", message_id=str(message_id))
-
-    async def _respond(
-        self,
-        sid: str,
-        user_id: uuid.UUID,
-        message_id: uuid.UUID,
-        created_at: Any,
-        session_id: uuid.UUID,
-        new: bool = False,
-    ) -> None:
-        async with self.app.state.turn_slots.claim() as admitted:
-            if not admitted:
-                await self._queue(user_id, message_id, "busy")
-                return
-            await self._answer(user_id, message_id, created_at, session_id, new)
-
-    async def _answer(
-        self,
-        user_id: uuid.UUID,
-        message_id: uuid.UUID,
-        created_at: Any,
-        session_id: uuid.UUID,
-        new: bool,
-    ) -> None:
-        target = room(user_id)
-        base = {"session_id": str(session_id), "reply_to": str(message_id)}
+    async def _answer(self, accepted: Accepted) -> None:
+        """Answer in the background, streaming to every device of the user; a queued turn
+        is pushed later by the worker."""
+        target = room(accepted.user_id)
+        base = {"session_id": str(accepted.session_id), "reply_to": str(accepted.message_id)}
 
         async def sink(kind: str, text: str) -> None:
             if kind == "typing":
@@ -210,37 +170,26 @@ class ChatNamespace(socketio.AsyncNamespace):
                 await self.emit("reply_reset", base, room=target)
 
         try:
-            async with self.units()() as session:
-                user = await session.get(User, user_id)
-                message = await session.get(Message, (message_id, created_at))
-                reply, _ = await service.respond(
-                    session,
-                    self.platform,
-                    user,
-                    message,
-                    sink=sink,
-                    request=RequestContext(source="socketio"),
-                    fresh=new,
-                    pause=session.commit,  # no connection held while the model writes
-                )
-                out = await service.message_out(session, self.platform.vault, reply)
-        except PoolTimeout:
-            await self._queue(user_id, message_id, "busy")  # the message waits for a worker
-            return
-        except Exception:
-            log.exception("socket_reply_failed", message_id=str(message_id))
-            async with self.units()() as session:
-                await service.mark_failed(session, user_id, message_id)
-            await self.emit(
-                "message_status", {"id": str(message_id), "status": "error"}, room=target
+            outcome = await self.turns.answer_later(
+                accepted, request=RequestContext(source="socketio"), sink=sink
             )
-            await self._queue(user_id, message_id, "failed")
+        except Exception:  # a background task has nobody to raise to
+            log.exception("socket_reply_failed", message_id=str(accepted.message_id))
             return
-        await self.emit("typing", {**base, "actor": "coach", "typing": False}, room=target)
-        await self.emit(
-            "message_status", {"id": str(message_id), "status": "delivered"}, room=target
-        )
-        await self.emit("reply_done", {"message": out.model_dump(mode="json")}, room=target)
+        match outcome:
+            case Answered(_, reply):
+                await self.emit("typing", {**base, "actor": "coach", "typing": False}, room=target)
+                delivered = {"id": str(accepted.message_id), "status": "delivered"}
+                await self.emit("message_status", delivered, room=target)
+                await self.emit(
+                    "reply_done", {"message": reply.model_dump(mode="json")}, room=target
+                )
+            case Queued(user_message) | Failed(user_message):
+                if user_message.status == "error":
+                    failed = {"id": str(accepted.message_id), "status": "error"}
+                    await self.emit("message_status", failed, room=target)
+            case _:
+                assert_never(outcome)
 
 
 def build_socketio(
@@ -256,9 +205,3 @@ def build_socketio(
     )
     server.register_namespace(ChatNamespace(app))
     return server
-
-
-async def emit_to_user(platform: Platform, user_id: str, event: str, data: dict[str, Any]) -> None:
-    """From a worker: push an event to a user's devices through the Redis manager."""
-    manager = socketio.AsyncRedisManager(platform.urls.redis_url, write_only=True)
-    await manager.emit(event, data, room=room(user_id), namespace=NAMESPACE)

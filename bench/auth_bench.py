@@ -125,6 +125,7 @@ class Round:
 
 def start_api(settings: Settings, port: int, log_path: Path) -> subprocess.Popen[bytes]:
     env = service_env(settings) | {"WELLCOACH_API__HOST": HOST, "WELLCOACH_API__PORT": str(port)}
+    # one flag and its value a line
     argv = [
         sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app",
         "--host", HOST, "--port", str(port), "--workers", "1",

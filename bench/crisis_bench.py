@@ -190,11 +190,15 @@ def select(args: argparse.Namespace) -> None:
         for l2 in (1e-4, 3e-4, 1e-3):
             oofs = [
                 out_of_fold(
-                    vectors[members], targets[members], [strata[i] for i in members],
-                    k=k, seed=seed, l2=l2,
+                    vectors[members],
+                    targets[members],
+                    [strata[i] for i in members],
+                    k=k,
+                    seed=seed,
+                    l2=l2,
                 )
                 for seed in range(seeds)
-            ]  # fmt: skip
+            ]
             for threshold in (0.25, 0.3, 0.35, 0.4, 0.45, 0.5):
                 stats = []
                 for probabilities in oofs:
@@ -204,8 +208,10 @@ def select(args: argparse.Namespace) -> None:
                 recall = statistics.mean(m["recall"] for m in stats)
                 precision = statistics.mean(m["precision"] for m in stats)
                 if verbose:
-                    print(f"  l2 {l2:g}  threshold {threshold:.2f}: recall {recall:.3f}  "
-                          f"precision {precision:.3f}")  # fmt: skip
+                    print(
+                        f"  l2 {l2:g}  threshold {threshold:.2f}: recall {recall:.3f}  "
+                        f"precision {precision:.3f}"
+                    )
                 key = (recall >= 0.97, precision if recall >= 0.97 else recall)
                 if key > best[0]:
                     best = (key, l2, threshold)

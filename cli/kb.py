@@ -45,7 +45,7 @@ def ingest_command(
                 report = await ingest(
                     session,
                     platform.settings,
-                    service.embedder_for(platform),
+                    platform.embedder,
                     root,
                     full=full,
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
@@ -167,7 +167,12 @@ def search_command(
     async def work(platform: Platform) -> list[dict[str, Any]]:
         async with platform.unit_of_work() as session:
             result = await service.search_kb(
-                session, platform, query, SearchFilters(sport, category, language), top_k
+                session,
+                platform.embedder,
+                platform.settings,
+                query,
+                SearchFilters(sport, category, language),
+                top_k,
             )
             return [passage.as_dict() for passage in result.passages]
 
@@ -201,9 +206,7 @@ def eval_command(
         path = eval_set or default_kb_path(platform.settings) / "eval"
         queries = load_eval_set(path)
         async with platform.unit_of_work() as session:
-            report = await evaluate(
-                session, service.embedder_for(platform), queries, platform.settings.rag
-            )
+            report = await evaluate(session, platform.embedder, queries, platform.settings.rag)
         rag = platform.settings.rag
         return report.as_dict(), min_hit3 or rag.eval_min_hit3, min_hit3_it or rag.eval_min_hit3_it
 

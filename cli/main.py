@@ -19,8 +19,15 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(mail.app, name="mail")
 app.add_typer(safety.app, name="safety")
 app.add_typer(users.app, name="users")
-for command in (services.up, services.api, services.worker, services.cron,
-                services.dashboard, services.status, services.stop):  # fmt: skip
+for command in (
+    services.up,
+    services.api,
+    services.worker,
+    services.cron,
+    services.dashboard,
+    services.status,
+    services.stop,
+):
     app.command()(command)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from typing import Any
 
@@ -14,6 +13,7 @@ import typer
 from rich.table import Table
 
 from cli.common import console, err_console, handle_errors, print_json
+from cli.supervisor import dashboard_argv, prepare
 from wellcoach.config import Settings, get_settings
 from wellcoach.runtime import postgres, valkey
 from wellcoach.runtime.services import (
@@ -24,7 +24,6 @@ from wellcoach.runtime.services import (
     to_libpq_url,
     valkey_dir,
 )
-from wellcoach.runtime.supervisor import DASHBOARD_APP, prepare
 
 
 def _export_urls(settings: Settings) -> Settings:
@@ -133,14 +132,7 @@ def dashboard() -> None:
     """Run the Streamlit dashboard for coaches, managers and finance."""
     settings = _export_urls(get_settings())
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    argv = [
-        sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
-        "--server.port", str(settings.dashboard.port),
-        "--server.address", settings.dashboard.host,
-        "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    raise typer.Exit(subprocess.call(argv, env=env))
+    raise typer.Exit(subprocess.call(dashboard_argv(settings), env=env))
 
 
 def _probe(url: str) -> dict[str, Any]:
@@ -157,8 +149,11 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     if settings.database_url is None:
         handle = postgres.running_postgres(pgdata_dir(settings))
         status["database_url"] = handle.libpq_url() if handle else None
-        status["postgres"] = {"embedded": True, "ok": handle is not None,
-                              "pid": handle.pid if handle else None}  # fmt: skip
+        status["postgres"] = {
+            "embedded": True,
+            "ok": handle is not None,
+            "pid": handle.pid if handle else None,
+        }
     else:
         url = to_libpq_url(settings.database_url.get_secret_value())
         status["database_url"] = redact(url)
@@ -166,8 +161,11 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     if settings.redis_url is None:
         vhandle = valkey.running_valkey(valkey_dir(settings))
         status["redis_url"] = vhandle.url if vhandle else None
-        status["redis"] = {"embedded": True, "ok": vhandle is not None,
-                           "pid": vhandle.pid if vhandle else None}  # fmt: skip
+        status["redis"] = {
+            "embedded": True,
+            "ok": vhandle is not None,
+            "pid": vhandle.pid if vhandle else None,
+        }
     else:
         status["redis_url"] = redact(settings.redis_url.get_secret_value())
         status["redis"] = {"embedded": False, "ok": status["postgres"]["ok"]}

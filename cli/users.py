@@ -8,10 +8,10 @@ import typer
 from rich.table import Table
 
 from cli.common import console, handle_errors, print_json
-from wellcoach.accounts import admin
 from wellcoach.accounts import repository as users_repo
 from wellcoach.accounts.service import profile_of
 from wellcoach.audit import RequestContext
+from wellcoach.auth import admin
 from wellcoach.auth import service as auth
 from wellcoach.models.enums import ConsentPurpose, Role, Tier
 from wellcoach.platform import Platform, run_with_platform

@@ -19,8 +19,12 @@ report = run_with_platform(run_checks, get_settings())
 st.subheader("Platform health: " + ("healthy" if report.healthy else "degraded"))
 st.table(
     [
-        {"check": name, "ok": check["ok"], "detail": check.get("error", ""),
-         "latency ms": check.get("latency_ms")}
+        {
+            "check": name,
+            "ok": check["ok"],
+            "detail": check.get("error", ""),
+            "latency ms": check.get("latency_ms"),
+        }
         for name, check in report.checks.items()
     ]
-)  # fmt: skip
+)

@@ -1,21 +1,23 @@
 """Chat jobs: queued and retried replies, and session summaries written by the model.
 Idempotent: they take ids, a message that already has a reply is not answered twice,
 and a summary is rewritten whole. (The extractive summary is cheap and written inline,
-every tenth message and at the session's end; see wellcoach/chat/summaries.py.)"""
+every tenth message and at the session's end; see wellcoach/chat/summaries.py.)
+
+`RqChatJobs` is the queue the core's chat use cases ask for (`wellcoach.chat.turns.ChatJobs`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 
+from redis.exceptions import RedisError
 from rq import Retry
 
 from jobs.queues import DEFAULT, HIGH, queue, shared_connection
-from wellcoach.audit import RequestContext
-from wellcoach.chat import service
-from wellcoach.chat.repository import find_message
+from wellcoach.chat.turns import QueueUnavailable, answer_queued, summarize_session
 from wellcoach.config import Settings
-from wellcoach.models import User
 from wellcoach.platform import Platform, run_with_platform
 
 REPLY_RETRY_INTERVALS = [5, 30, 120]
@@ -27,9 +29,13 @@ class SummaryFailed(RuntimeError):
 
 
 def _enqueue(
-    redis_url: str, queue_name: str, func: Callable[..., object], *args: str,
-    job_id: str, retries: list[int],
-) -> None:  # fmt: skip
+    redis_url: str,
+    queue_name: str,
+    func: Callable[..., object],
+    *args: str,
+    job_id: str,
+    retries: list[int],
+) -> None:
     """Enqueue with the process's shared Redis client (a turn queued under load must not
     pay for a new connection); the job id makes a job's repeats one job."""
     queue(queue_name, shared_connection(redis_url)).enqueue(
@@ -52,64 +58,71 @@ def preload(settings: Settings) -> None:
 
 
 def enqueue_reply(redis_url: str, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
-    """Queue the reply to a stored message (sync: call it through a thread from async
-    code). The job id is the message's, and the job answers a message once."""
+    """Queue the reply to a stored message (sync). The job id is the message's, and the
+    job answers a message once."""
     _enqueue(
-        redis_url, HIGH, generate_reply_job, str(user_id), str(message_id),
-        job_id=f"reply-{message_id}", retries=REPLY_RETRY_INTERVALS,
-    )  # fmt: skip
+        redis_url,
+        HIGH,
+        generate_reply_job,
+        str(user_id),
+        str(message_id),
+        job_id=f"reply-{message_id}",
+        retries=REPLY_RETRY_INTERVALS,
+    )
+
+
+def enqueue_summary(redis_url: str, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+    """Queue the model-written summary of a session (sync)."""
+    _enqueue(
+        redis_url,
+        DEFAULT,
+        summarize_session_job,
+        str(user_id),
+        str(session_id),
+        job_id=f"summary-{session_id}",
+        retries=SUMMARY_RETRY_INTERVALS,
+    )
+
+
+class RqChatJobs:
+    """The chat use cases' job queue, on RQ. RQ's client is synchronous: it runs in a
+    thread, and a Redis error becomes the core's `QueueUnavailable`."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+
+    async def enqueue_reply(self, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
+        try:
+            await asyncio.to_thread(enqueue_reply, self.redis_url, user_id, message_id)
+        except RedisError as exc:
+            raise QueueUnavailable() from exc
+
+    async def enqueue_summary(self, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+        try:
+            await asyncio.to_thread(enqueue_summary, self.redis_url, user_id, session_id)
+        except RedisError as exc:
+            raise QueueUnavailable() from exc
 
 
 def generate_reply_job(user_id: str, message_id: str) -> str | None:
     """Answer a stored user message and push the reply to the user's devices."""
 
     async def work(platform: Platform) -> str | None:
-        from api.realtime import emit_to_user
-
-        async with platform.unit_of_work() as session:
-            user = await session.get(User, uuid.UUID(user_id))
-            message = await find_message(session, uuid.UUID(user_id), uuid.UUID(message_id))
-            if user is None or message is None:
-                return None
-            reply, _ = await service.respond(
-                session, platform, user, message, request=RequestContext(source="job")
-            )
-            out = await service.message_out(session, platform.vault, reply)
-        await emit_to_user(
-            platform, user_id, "reply_done", {"message": out.model_dump(mode="json")}
+        reply = await answer_queued(
+            platform, platform.unit_of_work, uuid.UUID(user_id), uuid.UUID(message_id)
         )
-        return str(reply.id)
+        return str(reply.id) if reply is not None else None
 
     return run_with_platform(work)
 
 
-def enqueue_summary(redis_url: str, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
-    """Queue the model-written summary of a session (sync: call it through a thread)."""
-    _enqueue(
-        redis_url, DEFAULT, summarize_session_job, str(user_id), str(session_id),
-        job_id=f"summary-{session_id}", retries=SUMMARY_RETRY_INTERVALS,
-    )  # fmt: skip
-
-
 def summarize_session_job(user_id: str, session_id: str) -> str:
     """Ask the model for a session's summary; the extractive one stays if it fails."""
-    from wellcoach.chat.generation import openai_for
-    from wellcoach.chat.summaries import model_summaries_enabled, write_model_summary
 
     async def work(platform: Platform) -> str:
-        from api.realtime import emit_to_user
-
-        if not model_summaries_enabled(platform):
-            return "nothing"
-        async with platform.unit_of_work() as session:  # commits the ledger rows too
-            outcome, summary = await write_model_summary(
-                session, platform, openai_for(platform), uuid.UUID(user_id), uuid.UUID(session_id)
-            )
-        if summary is not None:
-            await emit_to_user(
-                platform, user_id, "session_summary", {"session_id": session_id, "summary": summary}
-            )
-        return outcome
+        return await summarize_session(
+            platform, platform.unit_of_work, uuid.UUID(user_id), uuid.UUID(session_id)
+        )
 
     outcome = run_with_platform(work)
     if outcome == "failed":

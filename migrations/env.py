@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import Any
 
 from alembic import context
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from wellcoach.models import metadata
@@ -16,7 +18,9 @@ config = context.config
 _PARTITION_NAME = re.compile(r"_(p\d{4}_\d{2}|default)$")
 
 
-def _include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001
+def _include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     # partitions and per-embedder HNSW indexes are made by SQL in the migrations
     if reflected and compare_to is None and _PARTITION_NAME.search(name or ""):
         return False
@@ -25,7 +29,7 @@ def _include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001
     return True
 
 
-def _run(connection) -> None:  # noqa: ANN001
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,

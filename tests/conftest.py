@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +29,6 @@ from wellcoach.db import migrate
 from wellcoach.db.session import finish_failed
 from wellcoach.platform import Platform, open_platform
 from wellcoach.rag.ingest import ingest
-from wellcoach.rag.service import embedder_for
 from wellcoach.runtime.services import ServiceUrls
 
 
@@ -102,11 +102,9 @@ async def _clean_redis(request: pytest.FixtureRequest) -> AsyncIterator[None]:
 
 
 @pytest.fixture
-def app(settings: Settings, platform: Platform, db_session: AsyncSession):  # noqa: ANN201
-    application = create_app(settings, platform)
-
+def app(settings: Settings, platform: Platform, db_session: AsyncSession) -> FastAPI:
     @asynccontextmanager
-    async def session_override() -> AsyncIterator[AsyncSession]:
+    async def in_test_transaction() -> AsyncIterator[AsyncSession]:
         # each request gets its own session, as in production, inside the test's
         # outer transaction (so the test sees its writes, and all is rolled back)
         session = AsyncSession(
@@ -121,12 +119,11 @@ def app(settings: Settings, platform: Platform, db_session: AsyncSession):  # no
         finally:
             await session.close()
 
-    application.state.session_override = session_override
-    return application
+    return create_app(settings, platform, units=in_test_transaction)
 
 
 @pytest.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # noqa: ANN001
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with make_client(app) as http:
         yield http
 
@@ -166,5 +163,5 @@ async def kb(db_session, platform, tmp_path):
     corpus = tmp_path / "kb"
     shutil.copytree(KB_SMALL, corpus)
     await db_session.execute(text("DELETE FROM kb_documents"))
-    await ingest(db_session, platform.settings, embedder_for(platform), corpus)
+    await ingest(db_session, platform.settings, platform.embedder, corpus)
     await db_session.flush()

@@ -252,7 +252,9 @@ class Settings(BaseSettings):
 
     def masked(self) -> dict[str, object]:
         """The effective settings with every secret replaced by a mask, for display."""
-        return _mask(self.model_dump(mode="python"))
+        masked = _mask(self.model_dump(mode="python"))
+        assert isinstance(masked, dict)
+        return masked
 
 
 def _mask(value: object) -> object:

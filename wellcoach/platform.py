@@ -1,7 +1,9 @@
-"""The platform's long-lived handles (database, Redis, vault), opened once per process.
+"""The platform's long-lived handles, opened once per process: it only assembles.
 
-Each adapter opens one `Platform` at start-up and closes it at shutdown; core
-services receive what they need from it explicitly.
+Each adapter opens one `Platform` at start-up and closes it at shutdown. Core use cases
+take what they use (a session, the vault, a narrow Protocol such as
+`wellcoach.chat.deps.ChatServices`), which a `Platform` satisfies; nothing in the
+domains imports this module.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import redis.asyncio as aioredis
@@ -19,6 +21,10 @@ from wellcoach.auth.signing import Signer
 from wellcoach.config import Settings, get_settings
 from wellcoach.crypto import Keyring, Vault
 from wellcoach.db.session import Database, unit_of_work
+from wellcoach.llm.providers import OpenAIProvider
+from wellcoach.llm.selection import make_llm
+from wellcoach.notify.devices import Devices, RedisDevices
+from wellcoach.rag.embedders import Embedder, make_embedder
 from wellcoach.ratelimit import RateLimiter
 from wellcoach.runtime.services import ServiceUrls, resolve_services
 
@@ -34,11 +40,21 @@ class Platform:
     vault: Vault
     limiter: RateLimiter
     signer: Signer
+    embedder: Embedder  # the offline model loads once per process, on first use
+    llm: OpenAIProvider | None  # None: replies are composed offline
+    devices: Devices
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
         async with unit_of_work(self.database) as session:
             yield session
+
+    def with_settings(self, settings: Settings) -> Platform:
+        """The same connections with other settings, and the clients built from them
+        (a test that configures a model, a bench that switches providers)."""
+        return replace(
+            self, settings=settings, embedder=make_embedder(settings), llm=make_llm(settings)
+        )
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -68,6 +84,9 @@ async def open_platform(
         vault=Vault(keyring),
         limiter=RateLimiter(urls.redis_url),
         signer=Signer(settings.auth, keyring, database.sessions),
+        embedder=make_embedder(settings),
+        llm=make_llm(settings),
+        devices=RedisDevices(urls.redis_url),
     )
 
 

@@ -61,9 +61,13 @@ async def login(
 ) -> TokenPair:
     """Exchange email + password (+ `totp_code` when 2FA is on) for tokens."""
     return await service.login(
-        session, platform, email=body.email, password=body.password,
-        totp_code=body.totp_code, context=context,
-    )  # fmt: skip
+        session,
+        platform,
+        email=body.email,
+        password=body.password,
+        totp_code=body.totp_code,
+        context=context,
+    )
 
 
 @router.post("/refresh", response_model=TokenPair)
@@ -76,9 +80,12 @@ async def refresh(
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(
-    body: RefreshIn, user: CurrentUser, session: SessionDep, platform: PlatformDep,
+    body: RefreshIn,
+    user: CurrentUser,
+    session: SessionDep,
+    platform: PlatformDep,
     context: ContextDep,
-) -> None:  # fmt: skip
+) -> None:
     await service.logout(session, platform, user, body.refresh_token, context)
 
 
@@ -99,9 +106,12 @@ async def reset_password(
 
 @router.post("/password/change", response_model=TokenPair)
 async def change_password(
-    body: ChangePasswordIn, user: CurrentUser, session: SessionDep, platform: PlatformDep,
+    body: ChangePasswordIn,
+    user: CurrentUser,
+    session: SessionDep,
+    platform: PlatformDep,
     context: ContextDep,
-) -> TokenPair:  # fmt: skip
+) -> TokenPair:
     """Change the password; other sessions are signed out, this one gets new tokens."""
     return await service.change_password(
         session, platform, user, body.current_password, body.new_password, context
@@ -118,9 +128,12 @@ async def totp_enroll(
 
 @router.post("/2fa/confirm", response_model=RecoveryCodesOut)
 async def totp_confirm(
-    body: TotpConfirmIn, user: CurrentUser, session: SessionDep, platform: PlatformDep,
+    body: TotpConfirmIn,
+    user: CurrentUser,
+    session: SessionDep,
+    platform: PlatformDep,
     context: ContextDep,
-) -> RecoveryCodesOut:  # fmt: skip
+) -> RecoveryCodesOut:
     """Turn 2FA on with a first code; returns recovery codes, shown only this once."""
     codes = await service.totp_confirm(session, platform, user, body.code, context)
     return RecoveryCodesOut(recovery_codes=codes)
@@ -128,16 +141,22 @@ async def totp_confirm(
 
 @router.post("/2fa/disable", status_code=status.HTTP_204_NO_CONTENT)
 async def totp_disable(
-    body: TotpDisableIn, user: CurrentUser, session: SessionDep, platform: PlatformDep,
+    body: TotpDisableIn,
+    user: CurrentUser,
+    session: SessionDep,
+    platform: PlatformDep,
     context: ContextDep,
-) -> None:  # fmt: skip
+) -> None:
     await service.totp_disable(session, platform, user, body.password, body.code, context)
 
 
 @router.post("/2fa/recovery-codes", response_model=RecoveryCodesOut)
 async def recovery_codes(
-    body: TotpConfirmIn, user: CurrentUser, session: SessionDep, platform: PlatformDep,
+    body: TotpConfirmIn,
+    user: CurrentUser,
+    session: SessionDep,
+    platform: PlatformDep,
     context: ContextDep,
-) -> RecoveryCodesOut:  # fmt: skip
+) -> RecoveryCodesOut:
     codes = await service.regenerate_recovery_codes(session, platform, user, body.code, context)
     return RecoveryCodesOut(recovery_codes=codes)

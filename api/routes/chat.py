@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime
+from typing import assert_never
 
-import structlog
 from fastapi import APIRouter, Query, Response, status
-from redis.exceptions import RedisError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.deps import (
-    TURNS_QUEUED,
+    ChatJobsDep,
     ContextDep,
     PlatformDep,
     SessionDep,
-    TurnSlotsDep,
+    TurnsDep,
     VerifiedUser,
 )
-from jobs.chat import enqueue_reply, enqueue_summary
 from wellcoach.chat import service
 from wellcoach.chat.schemas import (
     ChatSessionDetail,
@@ -30,16 +26,18 @@ from wellcoach.chat.schemas import (
     SendMessageIn,
     TurnOut,
 )
-from wellcoach.chat.summaries import model_summaries_enabled
+from wellcoach.chat.turns import Answered, Failed, Queued, TurnFailed
+from wellcoach.chat.turns import end_session as end_chat_session
 from wellcoach.models.enums import MessageStatus
 
 router = APIRouter(prefix="/chat", tags=["chat"])
-log = structlog.get_logger(__name__)
 
 
 @router.post("/sessions", response_model=ChatSessionOut, status_code=status.HTTP_201_CREATED)
-async def start_session(user: VerifiedUser, session: SessionDep, platform: PlatformDep):  # noqa: ANN201
-    return await service.start_session(session, platform, user)
+async def start_session(
+    user: VerifiedUser, session: SessionDep, platform: PlatformDep
+) -> ChatSessionOut:
+    return await service.start_session(session, platform.vault, user)
 
 
 @router.get("/sessions", response_model=list[ChatSessionOut])
@@ -49,8 +47,8 @@ async def list_sessions(
     platform: PlatformDep,
     limit: int = Query(20, ge=1, le=100),
     before: datetime | None = None,
-):  # noqa: ANN201
-    return await service.list_sessions(session, platform, user, limit, before)
+) -> list[ChatSessionOut]:
+    return await service.list_sessions(session, platform.vault, user, limit, before)
 
 
 @router.get("/sessions/{session_id}", response_model=ChatSessionDetail)
@@ -61,26 +59,23 @@ async def get_session(
     platform: PlatformDep,
     limit: int = Query(50, ge=1, le=200),
     before: datetime | None = None,
-):  # noqa: ANN201
+) -> ChatSessionDetail:
     """The session with its messages, newest first; page with `before=next_before`."""
-    return await service.session_detail(session, platform, user, session_id, limit, before)
+    return await service.session_detail(session, platform.vault, user, session_id, limit, before)
 
 
 @router.post("/sessions/{session_id}/end", response_model=ChatSessionOut)
 async def end_session(
-    session_id: uuid.UUID, user: VerifiedUser, session: SessionDep, platform: PlatformDep
-):  # noqa: ANN201
+    session_id: uuid.UUID,
+    user: VerifiedUser,
+    session: SessionDep,
+    platform: PlatformDep,
+    jobs: ChatJobsDep,
+) -> ChatSessionOut:
     """End the session; its summary is what the coach remembers next time. The
     extractive summary is stored now; with a model configured, a job then asks the
     model for a narrative one."""
-    ended, first_end = await service.end_session(session, platform, user, session_id)
-    await session.commit()
-    if first_end and model_summaries_enabled(platform):
-        try:
-            await asyncio.to_thread(enqueue_summary, platform.urls.redis_url, user.id, session_id)
-        except RedisError:  # the extractive summary is stored: the session still ends
-            log.warning("summary_enqueue_failed", session_id=str(session_id))
-    return ended
+    return await end_chat_session(session, platform, jobs, user, session_id)
 
 
 @router.post(
@@ -92,8 +87,8 @@ async def log_mood(
     user: VerifiedUser,
     session: SessionDep,
     platform: PlatformDep,
-):  # noqa: ANN201
-    return await service.log_mood(session, platform, user, session_id, body)
+) -> MoodEntryOut:
+    return await service.log_mood(session, platform.vault, user, session_id, body)
 
 
 @router.post("/messages/status", status_code=status.HTTP_204_NO_CONTENT)
@@ -115,8 +110,7 @@ async def send_message(
     body: SendMessageIn,
     user: VerifiedUser,
     session: SessionDep,
-    platform: PlatformDep,
-    slots: TurnSlotsDep,
+    turns: TurnsDep,
     context: ContextDep,
     response: Response,
 ) -> TurnOut:
@@ -126,56 +120,15 @@ async def send_message(
 
     The message is committed before any LLM work.
     """
-    user_id = user.id
-    accepted = await service.accept(session, platform, user, session_id, body)
-    message = accepted.message
-    message_id = message.id  # ids outlive a rollback (which expires the objects)
-    user_message = await service.message_out(session, platform.vault, message)
-    await session.commit()
-    reply_id = service.reply_id_for(message_id)
-
-    async def queued(reason: str) -> TurnOut:
-        await asyncio.to_thread(enqueue_reply, platform.urls.redis_url, user_id, message_id)
-        TURNS_QUEUED.labels(reason).inc()
-        response.status_code = status.HTTP_202_ACCEPTED
-        return TurnOut(user_message=user_message, reply=None, queued=True, reply_id=reply_id)
-
-    if body.mode == "async":
-        return await queued("async")
-    async with slots.claim() as admitted:
-        if not admitted:
-            try:
-                return await queued("busy")
-            except RedisError:  # no queue either: answer now, over the bound, not never
-                log.warning("turn_queue_unavailable", message_id=str(message_id))
-        try:
-            reply, _ = await service.respond(
-                session,
-                platform,
-                user,
-                message,
-                request=context,
-                chat_session=accepted.chat_session,
-                fresh=accepted.new,
-                pause=session.commit,  # no connection held while the model writes
+    outcome = await turns.send(session, user, session_id, body, request=context)
+    match outcome:
+        case Answered(user_message, reply):
+            return TurnOut(
+                user_message=user_message, reply=reply, reply_id=reply.id, crisis=outcome.crisis
             )
-            reply_out = await service.message_out(session, platform.vault, reply)
-            await session.commit()
-        except PoolTimeout:
-            # no connection came free: the message waits, unanswered, for a worker
-            await session.rollback()
-            return await queued("busy")
-        except Exception:
-            log.exception("chat_generation_failed", message_id=str(message_id))
-            await session.rollback()
-            await service.mark_failed(session, user_id, message_id)
-            await session.commit()
-            user_message.status = "error"
-            return await queued("failed")
-    user_message.status = message.status.value
-    return TurnOut(
-        user_message=user_message,
-        reply=reply_out,
-        reply_id=reply_out.id,
-        crisis=bool(reply_out.metadata.get("crisis")),
-    )
+        case Queued(user_message, reply_id):
+            response.status_code = status.HTTP_202_ACCEPTED
+            return TurnOut(user_message=user_message, reply=None, queued=True, reply_id=reply_id)
+        case Failed(user_message):
+            raise TurnFailed(details={"message_id": str(user_message.id)})
+    assert_never(outcome)

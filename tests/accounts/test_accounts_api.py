@@ -13,9 +13,21 @@ from wellcoach.models import AuditLog, Coach, Escalation
 from wellcoach.models.enums import EscalationReason, Role, Urgency
 
 PROFILE_KEYS = {
-    "id", "email", "name", "sport", "team", "role", "tier", "avatar_config", "preferences",
-    "consent", "email_verified", "two_factor_enabled", "created_at", "last_active",
-}  # fmt: skip
+    "id",
+    "email",
+    "name",
+    "sport",
+    "team",
+    "role",
+    "tier",
+    "avatar_config",
+    "preferences",
+    "consent",
+    "email_verified",
+    "two_factor_enabled",
+    "created_at",
+    "last_active",
+}
 
 
 async def test_me_matches_the_user_profile_contract(client, db_session, platform):
@@ -26,8 +38,12 @@ async def test_me_matches_the_user_profile_contract(client, db_session, platform
     assert set(me) == PROFILE_KEYS
     assert me["role"] == "athlete" and me["sport"] == "basketball"
     assert set(me["preferences"]) == {
-        "notifications_enabled", "health_data_sync", "language", "privacy_mode", "ai_personality"
-    }  # fmt: skip
+        "notifications_enabled",
+        "health_data_sync",
+        "language",
+        "privacy_mode",
+        "ai_personality",
+    }
     assert set(me["consent"]) == {"data_processing", "health_data", "marketing"}
     assert me["last_active"] is not None
 
@@ -106,8 +122,10 @@ async def test_consent_history_and_withdrawal(client, db_session, platform):
         headers=headers,
     )
     assert granted.json()["current"] == {
-        "data_processing": True, "health_data": True, "marketing": True
-    }  # fmt: skip
+        "data_processing": True,
+        "health_data": True,
+        "marketing": True,
+    }
     await client.patch("/v1/me", json={"preferences": {"health_data_sync": True}}, headers=headers)
 
     withdrawn = (
@@ -138,11 +156,15 @@ async def _assign(db_session, coach_user, athlete) -> None:
     await db_session.flush()
     db_session.add(
         Escalation(
-            user_id=athlete.id, reason=EscalationReason.needs_human_support,
-            urgency=Urgency.medium, message_encrypted=b"x", assigned_coach_id=coach.id,
-            response_time_sla="24h", sla_due_at=utcnow(),
+            user_id=athlete.id,
+            reason=EscalationReason.needs_human_support,
+            urgency=Urgency.medium,
+            message_encrypted=b"x",
+            assigned_coach_id=coach.id,
+            response_time_sla="24h",
+            sla_due_at=utcnow(),
         )
-    )  # fmt: skip
+    )
     await db_session.flush()
 
 
@@ -183,16 +205,17 @@ async def test_other_users_profiles_are_invisible_except_to_admins_and_assigned_
 
         # B cannot end A's session with A's refresh token
         stolen = await http.post(
-            "/v1/auth/logout", json={"refresh_token": tokens[alice.email]["refresh_token"]},
+            "/v1/auth/logout",
+            json={"refresh_token": tokens[alice.email]["refresh_token"]},
             headers=bearer(tokens[bob.email]),
-        )  # fmt: skip
+        )
         assert stolen.status_code == 401
 
     reads = list(
         await db_session.scalars(
             select(AuditLog).where(
                 AuditLog.user_id.in_([alice.id, bob.id]), AuditLog.action == "profile.read"
-            )  # fmt: skip
+            )
         )
     )
     assert {(row.actor_id, row.user_id) for row in reads} == {
@@ -202,9 +225,14 @@ async def test_other_users_profiles_are_invisible_except_to_admins_and_assigned_
 
 
 async def test_every_me_route_needs_a_token(client):
-    for method, url in [("GET", "/v1/me"), ("PATCH", "/v1/me"), ("GET", "/v1/me/consents"),
-                        ("PUT", "/v1/me/consents"), ("POST", "/v1/auth/2fa/enroll"),
-                        ("GET", f"/v1/users/{uuid.uuid4()}")]:  # fmt: skip
+    for method, url in [
+        ("GET", "/v1/me"),
+        ("PATCH", "/v1/me"),
+        ("GET", "/v1/me/consents"),
+        ("PUT", "/v1/me/consents"),
+        ("POST", "/v1/auth/2fa/enroll"),
+        ("GET", f"/v1/users/{uuid.uuid4()}"),
+    ]:
         response = await client.request(method, url, json={})
         assert response.status_code == 401, url
         assert response.json()["error"]["code"] == "invalid_token"

@@ -28,9 +28,22 @@ def create(email: str, *extra: str) -> dict:
 
 def test_create_show_and_list_by_email_or_id(cli_env):
     email = unique_email("cli")
-    created = create(email, "--name", "Chiara", "--role", "coach", "--tier", "premium",
-                     "--verified", "--consent", "health_data", "--consent", "data_processing",
-                     "--language", "it")  # fmt: skip
+    created = create(
+        email,
+        "--name",
+        "Chiara",
+        "--role",
+        "coach",
+        "--tier",
+        "premium",
+        "--verified",
+        "--consent",
+        "health_data",
+        "--consent",
+        "data_processing",
+        "--language",
+        "it",
+    )
     assert created["role"] == "coach" and created["tier"] == "premium"
     assert created["email_verified"] is True
     assert created["consent"] == {"data_processing": True, "health_data": True, "marketing": False}

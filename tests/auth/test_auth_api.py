@@ -426,9 +426,10 @@ async def test_totp_disable_needs_password_and_code(client, db_session, platform
         )
     ).json()["recovery_codes"]
     wrong = await client.post(
-        "/v1/auth/2fa/disable", json={"password": "wrong wrong wrong", "code": codes[1]},
+        "/v1/auth/2fa/disable",
+        json={"password": "wrong wrong wrong", "code": codes[1]},
         headers=bearer(tokens),
-    )  # fmt: skip
+    )
     assert wrong.status_code == 401
     fresh = await client.post(
         "/v1/auth/2fa/recovery-codes", json={"code": codes[1]}, headers=bearer(tokens)
@@ -436,9 +437,10 @@ async def test_totp_disable_needs_password_and_code(client, db_session, platform
     new_codes = fresh.json()["recovery_codes"]
     assert set(new_codes).isdisjoint(codes)
     off = await client.post(
-        "/v1/auth/2fa/disable", json={"password": PASSWORD, "code": new_codes[0]},
+        "/v1/auth/2fa/disable",
+        json={"password": PASSWORD, "code": new_codes[0]},
         headers=bearer(tokens),
-    )  # fmt: skip
+    )
     assert off.status_code == 204
     assert (
         await client.post("/v1/auth/login", json={"email": user.email, "password": PASSWORD})

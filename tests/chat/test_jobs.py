@@ -11,6 +11,7 @@ import socketio  # noqa: F401 - the worker publishes through python-socketio's R
 from rq import Queue
 from sqlalchemy import func, select
 
+from api.main import create_app
 from jobs.chat import generate_reply_job
 from jobs.queues import HIGH
 from tests.support.factories import PASSWORD, create_user, next_published
@@ -20,14 +21,14 @@ from wellcoach.models import Message, User
 from wellcoach.models.enums import MessageType
 
 
-async def test_async_turn_is_answered_by_the_worker_once(cli_env, platform, app, services):
+async def test_async_turn_is_answered_by_the_worker_once(cli_env, settings, platform, services):
     from tests.support.clients import make_client
 
     async with platform.unit_of_work() as session:
         user = await create_user(session, platform)
-        chat = await service.start_session(session, platform, user)
+        chat = await service.start_session(session, platform.vault, user)
         user_id, email = user.id, user.email
-    app.state.session_override = None  # the worker reads committed data: commit for real
+    app = create_app(settings, platform)  # the worker reads committed data: commit for real
     async with make_client(app, "10.7.0.1") as http:
         login = await http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
@@ -81,12 +82,12 @@ def test_generate_reply_job_ignores_unknown_ids(cli_env):
 async def test_accept_is_idempotent_by_client_message_id(platform):
     async with platform.unit_of_work() as session:
         user = await create_user(session, platform)
-        chat = await service.start_session(session, platform, user)
+        chat = await service.start_session(session, platform.vault, user)
         data = SendMessageIn(content="hello coach", client_message_id="dup-1")
-        first, new_first = await service.accept_message(session, platform, user, chat.id, data)
-        second, new_second = await service.accept_message(session, platform, user, chat.id, data)
-    assert (new_first, new_second) == (True, False)
-    assert first.id == second.id
+        first = await service.accept(session, platform.vault, user, chat.id, data)
+        second = await service.accept(session, platform.vault, user, chat.id, data)
+    assert (first.new, second.new) == (True, False)
+    assert first.message.id == second.message.id
 
 
 def test_worker_preloads_the_models_its_work_horses_inherit(cli_env):

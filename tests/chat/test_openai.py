@@ -3,8 +3,6 @@ streaming, timeouts, 5xx → fallback model → offline composer, ledger rows, s
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -27,9 +25,7 @@ async def openai_client(settings, platform, db_session, fake_openai, app):
             "rag": RagSettings(embedder="use"),
         }
     )
-    wired = replace(platform, settings=configured)
-    application = create_app(configured, wired)
-    application.state.session_override = app.state.session_override
+    application = create_app(configured, platform.with_settings(configured), units=app.state.units)
     async with make_client(application) as http:
         yield http
 

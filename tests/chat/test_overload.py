@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Any
 
 import pytest
 import redis
 from pydantic import SecretStr
 from rq import Queue
+from rq.job import Job
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import TurnSlots
 from api.main import create_app
 from jobs.chat import generate_reply_job
 from jobs.queues import HIGH
@@ -31,8 +33,9 @@ from tests.support.realtime import (
     send,
     tokens,
 )
-from tests.support.services import running_app
+from tests.support.services import TestServices, running_app
 from wellcoach.chat.service import reply_id_for
+from wellcoach.chat.turns import TurnSlots
 from wellcoach.config import DatabaseSettings, LlmSettings
 from wellcoach.db.session import Database
 from wellcoach.models import Message
@@ -40,7 +43,7 @@ from wellcoach.models.enums import MessageStatus, MessageType
 from wellcoach.platform import Platform
 
 
-def queued_job(services, message_id: str):  # noqa: ANN001, ANN201
+def queued_job(services: TestServices, message_id: str) -> Job | None:
     connection = redis.Redis.from_url(services.redis_url)
     try:
         return Queue(HIGH, connection=connection).fetch_job(f"reply-{message_id}")
@@ -59,13 +62,13 @@ async def replies_to(platform: Platform, message_id: str) -> list[Message]:
 
 
 async def test_a_turn_beyond_capacity_is_queued_and_answered_once_by_a_worker(
-    cli_env, platform, app, services
+    cli_env, settings, platform, services
 ):
     async with platform.unit_of_work() as session:
         user = await create_user(session, platform)
         email = user.email
-    app.state.session_override = None  # the worker reads committed data: commit for real
-    app.state.turn_slots = TurnSlots(limit=0, wait_seconds=0)  # every slot taken
+    app = create_app(settings, platform)  # the worker reads committed data: commit for real
+    app.state.turns.slots = TurnSlots(limit=0, wait_seconds=0)  # every slot taken
     async with make_client(app, "10.7.1.1") as http:
         headers = bearer(await login(http, email))
         chat = (await http.post("/v1/chat/sessions", headers=headers)).json()["id"]
@@ -89,7 +92,7 @@ async def test_a_turn_beyond_capacity_is_queued_and_answered_once_by_a_worker(
         assert [str(r.id) for r in await replies_to(platform, message_id)] == [first]
 
         # the same message sent again (same client id) with capacity back: no new answer
-        app.state.turn_slots = TurnSlots(limit=4, wait_seconds=1)
+        app.state.turns.slots = TurnSlots(limit=4, wait_seconds=1)
         resent = await http.post(
             f"/v1/chat/sessions/{chat}/messages",
             headers=headers,
@@ -106,7 +109,7 @@ async def test_a_turn_beyond_capacity_is_queued_and_answered_once_by_a_worker(
     assert count == 2  # one message, one reply
 
 
-def small_pool_platform(platform: Platform, **llm) -> Platform:  # noqa: ANN003
+def small_pool_platform(platform: Platform, **llm: Any) -> Platform:
     """The test platform with a one-connection pool that gives up quickly."""
     settings = platform.settings.model_copy(
         update={
@@ -115,7 +118,7 @@ def small_pool_platform(platform: Platform, **llm) -> Platform:  # noqa: ANN003
         }
     )
     return replace(
-        platform, settings=settings, database=Database(platform.urls.database_url, settings.db)
+        platform.with_settings(settings), database=Database(platform.urls.database_url, settings.db)
     )
 
 
@@ -241,12 +244,10 @@ async def test_at_capacity_without_a_queue_the_turn_is_answered_anyway(
         platform,
         urls=ServiceUrls(platform.urls.database_url, "redis://127.0.0.1:1/0", False, False),
     )
-    app = create_app(settings, no_queue)
-    app.state.turn_slots = TurnSlots(limit=0, wait_seconds=0)
     user = await create_user(db_session, platform)
 
     @asynccontextmanager
-    async def in_test_transaction():  # noqa: ANN202
+    async def in_test_transaction() -> AsyncIterator[AsyncSession]:
         session = AsyncSession(
             bind=db_session.bind, join_transaction_mode="create_savepoint", expire_on_commit=False
         )
@@ -256,7 +257,8 @@ async def test_at_capacity_without_a_queue_the_turn_is_answered_anyway(
         finally:
             await session.close()
 
-    app.state.session_override = in_test_transaction
+    app = create_app(settings, no_queue, units=in_test_transaction)
+    app.state.turns.slots = TurnSlots(limit=0, wait_seconds=0)
     async with make_client(app, "10.7.1.4") as http:
         headers = bearer(await login(http, user.email))
         chat = (await http.post("/v1/chat/sessions", headers=headers)).json()["id"]

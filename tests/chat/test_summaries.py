@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -54,8 +53,7 @@ async def committed(settings, platform, fake_openai, cli_env, monkeypatch):
             "rag": RagSettings(embedder="use"),
         }
     )
-    wired = replace(platform, settings=configured)
-    async with make_client(create_app(configured, wired)) as http:
+    async with make_client(create_app(configured, platform.with_settings(configured))) as http:
         yield http
 
 

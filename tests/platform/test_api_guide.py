@@ -35,6 +35,6 @@ def test_guide_examples_run(live_server, platform):
     assert len(blocks) >= 8
     for index, code in enumerate(blocks, 1):
         try:
-            exec(compile(code, f"api-guide block {index}", "exec"), namespace)  # noqa: S102
+            exec(compile(code, f"api-guide block {index}", "exec"), namespace)
         except Exception as exc:  # name the failing block
             pytest.fail(f"api-guide.md python block {index} failed: {exc!r}")

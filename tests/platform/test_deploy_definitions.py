@@ -28,8 +28,14 @@ ADR_DIR = ROOT / "docs" / "adr"
 YAML_FILES = sorted(
     [*(ROOT / ".github" / "workflows").glob("*.y*ml"), *DEPLOY.rglob("*.y*ml"), PRE_COMMIT]
 )
-PIPELINE = ["test", "security-scan", "build-image", "deploy-staging", "smoke-tests",
-            "deploy-production"]  # fmt: skip
+PIPELINE = [
+    "test",
+    "security-scan",
+    "build-image",
+    "deploy-staging",
+    "smoke-tests",
+    "deploy-production",
+]
 SECRET_KEYS = {"database-url", "redis-url", "master-key", "openai-api-key"}
 
 
@@ -126,10 +132,14 @@ def assert_known_command(argv: Any, where: str) -> None:
 
 def test_the_expected_yaml_files_exist() -> None:
     names = {p.relative_to(ROOT).as_posix() for p in YAML_FILES}
-    for expected in (".github/workflows/ci-cd.yml", ".pre-commit-config.yaml",
-                     "deploy/docker-compose.yml", "deploy/k8s/base/kustomization.yaml",
-                     "deploy/k8s/overlays/staging/kustomization.yaml",
-                     "deploy/k8s/overlays/production/kustomization.yaml"):  # fmt: skip
+    for expected in (
+        ".github/workflows/ci-cd.yml",
+        ".pre-commit-config.yaml",
+        "deploy/docker-compose.yml",
+        "deploy/k8s/base/kustomization.yaml",
+        "deploy/k8s/overlays/staging/kustomization.yaml",
+        "deploy/k8s/overlays/production/kustomization.yaml",
+    ):
         assert expected in names
 
 
@@ -267,9 +277,15 @@ def test_pre_commit_runs_ruff_and_the_standard_hooks() -> None:
     assert "ruff-format" in ruff_hooks
     standard = repos["https://github.com/pre-commit/pre-commit-hooks"]
     hooks = {hook["id"]: hook for hook in standard["hooks"]}
-    assert {"end-of-file-fixer", "trailing-whitespace", "check-added-large-files",
-            "detect-private-key", "check-yaml", "check-toml",
-            "check-merge-conflict"} <= set(hooks)  # fmt: skip
+    assert {
+        "end-of-file-fixer",
+        "trailing-whitespace",
+        "check-added-large-files",
+        "detect-private-key",
+        "check-yaml",
+        "check-toml",
+        "check-merge-conflict",
+    } <= set(hooks)
     assert "--maxkb=1024" in hooks["check-added-large-files"]["args"]
     for repo in (ruff, standard):
         assert re.fullmatch(r"v\d+\.\d+\.\d+", repo["rev"]), repo["rev"]
@@ -352,8 +368,12 @@ def test_compose_configures_the_platform_by_environment() -> None:
         assert "@postgres:5432/" in env["WELLCOACH_DATABASE_URL"]
         assert env["WELLCOACH_REDIS_URL"].startswith("redis://redis:6379")
         assert "WELLCOACH_MASTER_KEY" in env
-        for optional in ("WELLCOACH_OPENAI_API_KEY", "WELLCOACH_OPENAI_BASE_URL",
-                         "WELLCOACH_SMTP_URL", "WELLCOACH_INFLUX_URL"):  # fmt: skip
+        for optional in (
+            "WELLCOACH_OPENAI_API_KEY",
+            "WELLCOACH_OPENAI_BASE_URL",
+            "WELLCOACH_SMTP_URL",
+            "WELLCOACH_INFLUX_URL",
+        ):
             assert optional in env
         assert env["WELLCOACH_API__PORT"] == "8000"
         assert env["WELLCOACH_DASHBOARD__PORT"] == "8501"
@@ -427,9 +447,12 @@ def test_scheduler_is_a_single_replica() -> None:
 def test_k8s_containers_run_registered_cli_commands_and_read_secrets_by_reference() -> None:
     workloads = [d for d in k8s_documents() if d["kind"] in {"Deployment", "Job"}]
     assert {d["metadata"]["name"] for d in workloads} == {
-        "wellcoach-api", "wellcoach-worker", "wellcoach-scheduler", "wellcoach-dashboard",
+        "wellcoach-api",
+        "wellcoach-worker",
+        "wellcoach-scheduler",
+        "wellcoach-dashboard",
         "wellcoach-migrate",
-    }  # fmt: skip
+    }
     for workload in workloads:
         spec = pod_spec(workload)
         assert spec["securityContext"]["runAsNonRoot"] is True
@@ -449,8 +472,9 @@ def test_k8s_containers_run_registered_cli_commands_and_read_secrets_by_referenc
                 if "secretKeyRef" in item.get("valueFrom", {})
             }
             assert names == {"wellcoach-secrets"}, where
-    assert wellcoach_invocation(k8s_find("Job", "wellcoach-migrate")["spec"]["template"]["spec"][
-        "containers"][0]["command"]) == ("db", "upgrade")  # fmt: skip
+    assert wellcoach_invocation(
+        k8s_find("Job", "wellcoach-migrate")["spec"]["template"]["spec"]["containers"][0]["command"]
+    ) == ("db", "upgrade")
 
 
 def test_no_secret_values_are_committed() -> None:

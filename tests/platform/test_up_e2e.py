@@ -75,8 +75,11 @@ def _stop(process: subprocess.Popen[bytes]) -> str:
 def _status(env: dict[str, str]) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "cli.main", "status", "--json"],
-        env=env, capture_output=True, check=True, timeout=60,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
     return json.loads(out.stdout)
 
 
@@ -102,8 +105,11 @@ def test_up_serves_reuses_data_and_stops_cleanly(tmp_path):
         assert status["api"]["status"] == "healthy"
         kb_stats = subprocess.run(
             [sys.executable, "-m", "cli.main", "kb", "stats", "--json"],
-            env=env, capture_output=True, check=True, timeout=60,
-        )  # fmt: skip
+            env=env,
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
         assert json.loads(kb_stats.stdout)["documents"] == 4
         with psycopg.connect(status["database_url"], autocommit=True) as conn:
             conn.execute("CREATE TABLE e2e_probe (v text)")

@@ -94,8 +94,17 @@ def test_search_json_has_the_passage_fields(kb_env):
     assert result.exit_code == 0, result.output
     results = json.loads(result.stdout)
     assert results[0]["document_id"] == "box-breathing-en"
-    for key in ("document_id", "title", "topic", "category", "sport", "language", "score",
-                "citation", "content"):  # fmt: skip
+    for key in (
+        "document_id",
+        "title",
+        "topic",
+        "category",
+        "sport",
+        "language",
+        "score",
+        "citation",
+        "content",
+    ):
         assert key in results[0]
     assert "[kb:box-breathing-en]" in results[0]["citation"]
     # one language version per document: the Italian twin is not listed as well
@@ -108,9 +117,10 @@ def test_italian_query_prefers_italian_and_falls_back_across_languages(kb_env):
     assert italian[0]["document_id"] == "box-breathing-it"
     # no Italian sleep document: the English one answers
     sleep = json.loads(
-        kb("search", "non riesco a dormire la notte prima della gara", "--language", "it",
-           "--json").stdout
-    )  # fmt: skip
+        kb(
+            "search", "non riesco a dormire la notte prima della gara", "--language", "it", "--json"
+        ).stdout
+    )
     assert "sleep-hygiene-en" in [r["document_id"] for r in sleep[:2]]
 
 

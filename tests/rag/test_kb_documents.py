@@ -42,8 +42,11 @@ def test_the_small_corpus_parses():
     documents, errors = load_corpus(KB_SMALL)
     assert errors == []
     assert {d.id for d in documents} == {
-        "box-breathing-en", "box-breathing-it", "sleep-hygiene-en", "emergency-numbers-en"
-    }  # fmt: skip
+        "box-breathing-en",
+        "box-breathing-it",
+        "sleep-hygiene-en",
+        "emergency-numbers-en",
+    }
     italian = next(d for d in documents if d.id == "box-breathing-it")
     assert italian.meta.slug == "box-breathing"
     assert italian.meta.questions == ["ho il cuore a mille prima della partita"]

@@ -25,6 +25,7 @@ import psycopg
 import redis
 import uvicorn
 
+from wellcoach.config import Settings
 from wellcoach.runtime import postgres, valkey
 from wellcoach.runtime.services import to_async_url, to_libpq_url
 
@@ -96,7 +97,7 @@ def fresh_database(database_url: str, name: str) -> str:
 
 
 @contextmanager
-def running_app(settings) -> Iterator[str]:  # noqa: ANN001 - wellcoach Settings
+def running_app(settings: Settings) -> Iterator[str]:
     """The real ASGI app (FastAPI + Socket.IO) on a loopback port, in its own thread,
     until the block ends; yields its base URL once /ready answers."""
     from api.main import create_asgi_app

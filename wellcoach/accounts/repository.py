@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wellcoach.auth.policy import Subject
+from wellcoach.access import Subject
 from wellcoach.models import Coach, ConsentRecord, Escalation, User
 from wellcoach.models.enums import ConsentPurpose, EscalationStatus, Role
 
@@ -16,7 +16,7 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def readable_by(subject: Subject) -> Select[tuple[User]]:
+def readable_by(subject: Subject) -> Select[User]:
     """Users whose profile `subject` may read.
 
     Admins read everyone; everyone reads themselves; a coach reads the athletes
@@ -40,6 +40,11 @@ def readable_by(subject: Subject) -> Select[tuple[User]]:
             )
         )
     return query.where(or_(*conditions))
+
+
+async def readable(session: AsyncSession, subject: Subject, user_id: uuid.UUID) -> User | None:
+    """The user `user_id` if `subject` may read their profile."""
+    return await session.scalar(readable_by(subject).where(User.id == user_id))
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wellcoach.access import Subject
 from wellcoach.accounts import repository as users
+from wellcoach.accounts.errors import ConsentRequired
 from wellcoach.accounts.schemas import (
     AvatarConfig,
     ConsentChange,
@@ -19,7 +22,6 @@ from wellcoach.accounts.schemas import (
     UserProfile,
 )
 from wellcoach.audit import RequestContext, record
-from wellcoach.auth.policy import Subject
 from wellcoach.db.base import utcnow
 from wellcoach.errors import NotFound
 from wellcoach.models import ConsentRecord, User
@@ -50,7 +52,7 @@ async def read_profile(
     session: AsyncSession, subject: Subject, user_id: uuid.UUID, context: RequestContext
 ) -> UserProfile:
     """Read someone's profile through the access-control query; audited when not one's own."""
-    user = await session.scalar(users.readable_by(subject).where(User.id == user_id))
+    user = await users.readable(session, subject, user_id)
     if user is None:
         raise NotFound()
     if subject.user_id != user.id:
@@ -84,8 +86,6 @@ async def update_profile(
         if merged.get("health_data_sync"):
             consents = await users.current_consents(session, user.id)
             if not consents["health_data"]:
-                from wellcoach.auth.errors import ConsentRequired
-
                 raise ConsentRequired(
                     "Health data sync needs your consent to health data processing first.",
                     details={"consent": "health_data"},
@@ -110,7 +110,7 @@ async def update_profile(
 async def record_consents(
     session: AsyncSession,
     user: User,
-    wanted: dict[str, bool | None],
+    wanted: Mapping[str, bool | None],
     *,
     policy_version: str,
     source: str,

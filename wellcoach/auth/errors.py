@@ -50,12 +50,6 @@ class EmailNotVerified(Forbidden):
     code = "email_not_verified"
 
 
-class ConsentRequired(Forbidden):
-    """This needs your consent first."""
-
-    code = "consent_required"
-
-
 class InvalidOneTimeToken(InvalidInput):
     """The link is invalid, expired or was already used."""
 

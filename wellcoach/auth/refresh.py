@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wellcoach.audit import RequestContext
 from wellcoach.auth.errors import InvalidToken, TokenReused
 from wellcoach.db.base import utcnow
+from wellcoach.db.session import rows_affected
 from wellcoach.models import RefreshToken
 
 
@@ -94,18 +95,18 @@ async def find(session: AsyncSession, token: str) -> RefreshToken | None:
 
 
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID, reason: str) -> int:
-    result = await session.execute(
+    return await rows_affected(
+        session,
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow(), revoked_reason=reason)
+        .values(revoked_at=utcnow(), revoked_reason=reason),
     )
-    return result.rowcount or 0
 
 
 async def revoke_all(session: AsyncSession, user_id: uuid.UUID, reason: str) -> int:
-    result = await session.execute(
+    return await rows_affected(
+        session,
         update(RefreshToken)
         .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow(), revoked_reason=reason)
+        .values(revoked_at=utcnow(), revoked_reason=reason),
     )
-    return result.rowcount or 0

@@ -15,6 +15,7 @@ from wellcoach.accounts.schemas import UserPreferences
 from wellcoach.accounts.service import record_consents
 from wellcoach.audit import RequestContext, record
 from wellcoach.auth import one_time, passwords, refresh, totp
+from wellcoach.auth.deps import AuthServices
 from wellcoach.auth.errors import (
     AccountDisabled,
     InvalidCredentials,
@@ -29,23 +30,22 @@ from wellcoach.errors import Conflict, InvalidInput
 from wellcoach.models import User
 from wellcoach.models.enums import Role, Tier
 from wellcoach.notify.email import queue_email
-from wellcoach.platform import Platform
 
 LOGIN_PER_IP = "5/10minutes"
 LOGIN_FAILURES_PER_ACCOUNT = "5/10minutes"
 EMAIL_PER_ACCOUNT = "3/hour"
 
 
-def _link(platform: Platform, path: str, token: str) -> str:
-    base = platform.settings.api.public_url or (
-        f"http://{platform.settings.api.host}:{platform.settings.api.port}"
+def _link(services: AuthServices, path: str, token: str) -> str:
+    base = services.settings.api.public_url or (
+        f"http://{services.settings.api.host}:{services.settings.api.port}"
     )
     return f"{base}{path}?token={token}"
 
 
 async def create_user(
     session: AsyncSession,
-    platform: Platform,
+    services: AuthServices,
     *,
     email: str,
     password: str,
@@ -68,20 +68,20 @@ async def create_user(
     user = User(
         id=uuid.uuid4(),
         email=email,
-        password_hash=await passwords.hash_password(password, platform.settings.auth.bcrypt_rounds),
+        password_hash=await passwords.hash_password(password, services.settings.auth.bcrypt_rounds),
         name=name,
         role=role,
         tier=tier,
         sport=sport,
         team=team,
-        preferences=UserPreferences(language=language).model_dump(),  # type: ignore[arg-type]
+        preferences=UserPreferences(language=language).model_dump(),
         avatar_config={},
         email_verified_at=utcnow() if verified else None,
         password_changed_at=utcnow(),
     )
     session.add(user)
     await session.flush()
-    await platform.vault.create_user_key(session, user.id)
+    await services.vault.create_user_key(session, user.id)
     await record_consents(
         session,
         user,
@@ -105,7 +105,7 @@ async def create_user(
 
 
 async def register(
-    session: AsyncSession, platform: Platform, data: RegisterIn, context: RequestContext
+    session: AsyncSession, services: AuthServices, data: RegisterIn, context: RequestContext
 ) -> None:
     """Sign up and send the verification email; an existing email gets a notice instead."""
     email = users.normalize_email(data.email)
@@ -113,8 +113,8 @@ async def register(
     existing = await users.get_by_email(session, email)
     if existing is not None:
         # same work and same answer as a new account, so the response reveals nothing
-        await passwords.hash_password(data.password, platform.settings.auth.bcrypt_rounds)
-        decision = await platform.limiter.hit(EMAIL_PER_ACCOUNT, "email", str(existing.id))
+        await passwords.hash_password(data.password, services.settings.auth.bcrypt_rounds)
+        decision = await services.limiter.hit(EMAIL_PER_ACCOUNT, "email", str(existing.id))
         if decision.allowed:
             await queue_email(
                 session,
@@ -126,7 +126,7 @@ async def register(
         return
     user = await create_user(
         session,
-        platform,
+        services,
         email=email,
         password=data.password,
         name=data.name,
@@ -137,12 +137,12 @@ async def register(
         consents=data.consents.model_dump(),
         context=context,
     )
-    await send_verification(session, platform, user)
+    await send_verification(session, services, user)
 
 
 async def _email_one_time_link(
     session: AsyncSession,
-    platform: Platform,
+    services: AuthServices,
     user: User,
     *,
     purpose: str,
@@ -151,10 +151,10 @@ async def _email_one_time_link(
     limit_key: str,
 ) -> None:
     """Email a single-use link, at most 3 an hour per account (silently skipped beyond)."""
-    decision = await platform.limiter.hit(EMAIL_PER_ACCOUNT, limit_key, str(user.id))
+    decision = await services.limiter.hit(EMAIL_PER_ACCOUNT, limit_key, str(user.id))
     if not decision.allowed:
         return
-    token = await one_time.create(session, platform.signer, user.id, purpose)
+    token = await one_time.create(session, services.signer, user.id, purpose)
     await queue_email(
         session,
         to=user.email,
@@ -163,14 +163,14 @@ async def _email_one_time_link(
         language=user.preferences.get("language", "en"),
         name=user.name or "",
         token=token,
-        link=_link(platform, path, token),
+        link=_link(services, path, token),
     )
 
 
-async def send_verification(session: AsyncSession, platform: Platform, user: User) -> None:
+async def send_verification(session: AsyncSession, services: AuthServices, user: User) -> None:
     await _email_one_time_link(
         session,
-        platform,
+        services,
         user,
         purpose=one_time.VERIFY_EMAIL,
         template="verify_email",
@@ -179,17 +179,17 @@ async def send_verification(session: AsyncSession, platform: Platform, user: Use
     )
 
 
-async def resend_verification(session: AsyncSession, platform: Platform, email: str) -> None:
+async def resend_verification(session: AsyncSession, services: AuthServices, email: str) -> None:
     user = await users.get_by_email(session, email)
     if user is None or user.email_verified_at is not None:
         return
-    await send_verification(session, platform, user)
+    await send_verification(session, services, user)
 
 
 async def verify_email(
-    session: AsyncSession, platform: Platform, token: str, context: RequestContext
+    session: AsyncSession, services: AuthServices, token: str, context: RequestContext
 ) -> User:
-    user_id = await one_time.consume(session, platform.signer, token, one_time.VERIFY_EMAIL)
+    user_id = await one_time.consume(session, services.signer, token, one_time.VERIFY_EMAIL)
     user = await users.get_by_id(session, user_id)
     if user is None:
         raise InvalidToken()
@@ -208,20 +208,20 @@ async def verify_email(
 
 
 async def _issue_pair(
-    session: AsyncSession, platform: Platform, user: User, context: RequestContext
+    session: AsyncSession, services: AuthServices, user: User, context: RequestContext
 ) -> TokenPair:
-    access, expires_in = await platform.signer.issue_access(
+    access, expires_in = await services.signer.issue_access(
         user.id, user.role.value, user.tier.value, user.session_epoch
     )
     issued = await refresh.issue(
-        session, user.id, platform.settings.auth.refresh_ttl_seconds, context
+        session, user.id, services.settings.auth.refresh_ttl_seconds, context
     )
     return TokenPair(access_token=access, refresh_token=issued.token, expires_in=expires_in)
 
 
 async def login(
     session: AsyncSession,
-    platform: Platform,
+    services: AuthServices,
     *,
     email: str,
     password: str,
@@ -230,20 +230,20 @@ async def login(
 ) -> TokenPair:
     """Check credentials (and 2FA), throttled per IP and per account, failing closed."""
     email = users.normalize_email(email)
-    rounds = platform.settings.auth.bcrypt_rounds
-    await platform.limiter.enforce(
+    rounds = services.settings.auth.bcrypt_rounds
+    await services.limiter.enforce(
         LOGIN_PER_IP, "login-ip", context.ip_address or "unknown", fail_open=False
     )
     account_key = ("login-account", email)
-    if await platform.limiter.peek(LOGIN_FAILURES_PER_ACCOUNT, *account_key) <= 0:
-        await platform.limiter.enforce(LOGIN_FAILURES_PER_ACCOUNT, *account_key, fail_open=False)
+    if await services.limiter.peek(LOGIN_FAILURES_PER_ACCOUNT, *account_key) <= 0:
+        await services.limiter.enforce(LOGIN_FAILURES_PER_ACCOUNT, *account_key, fail_open=False)
 
     user = await users.get_by_email(session, email)
     valid = await passwords.verify_password(
         password, user.password_hash if user else passwords.dummy_hash(rounds)
     )
     if user is None or not valid:
-        await platform.limiter.hit(LOGIN_FAILURES_PER_ACCOUNT, *account_key, fail_open=False)
+        await services.limiter.hit(LOGIN_FAILURES_PER_ACCOUNT, *account_key, fail_open=False)
         await record(
             session,
             "auth.login_failed",
@@ -263,11 +263,11 @@ async def login(
         )
         raise AccountDisabled()
     if user.totp_enabled_at is not None:
-        await _check_second_factor(session, platform, user, totp_code, context)
+        await _check_second_factor(session, services, user, totp_code, context)
     if passwords.needs_rehash(user.password_hash, rounds):
         user.password_hash = await passwords.hash_password(password, rounds)
     user.last_active_at = utcnow()
-    await platform.limiter.reset(LOGIN_FAILURES_PER_ACCOUNT, *account_key)
+    await services.limiter.reset(LOGIN_FAILURES_PER_ACCOUNT, *account_key)
     await record(
         session,
         "auth.login",
@@ -278,27 +278,27 @@ async def login(
         resource_id=user.id,
         details={"second_factor": user.totp_enabled_at is not None},
     )
-    return await _issue_pair(session, platform, user, context)
+    return await _issue_pair(session, services, user, context)
 
 
 async def _check_second_factor(
     session: AsyncSession,
-    platform: Platform,
+    services: AuthServices,
     user: User,
     code: str | None,
     context: RequestContext,
 ) -> None:
     if not code:
         raise TotpRequired()
-    secret = await totp.load_secret(session, platform.vault, user)
-    if secret and await totp.verify_code(platform.redis, user.id, secret, code):
+    secret = await totp.load_secret(session, services.vault, user)
+    if secret and await totp.verify_code(services.redis, user.id, secret, code):
         return
     if await totp.use_recovery_code(session, user.id, code):
         await record(
             session, "auth.recovery_code_used", context=context, user_id=user.id, actor_id=user.id
         )
         return
-    await platform.limiter.hit(
+    await services.limiter.hit(
         LOGIN_FAILURES_PER_ACCOUNT, "login-account", user.email, fail_open=False
     )
     await record(
@@ -312,12 +312,12 @@ async def _check_second_factor(
 
 
 async def refresh_tokens(
-    session: AsyncSession, platform: Platform, token: str, context: RequestContext
+    session: AsyncSession, services: AuthServices, token: str, context: RequestContext
 ) -> TokenPair:
     """Rotate the refresh token; a reused one revokes its family (and is audited)."""
     try:
         issued = await refresh.rotate(
-            session, token, platform.settings.auth.refresh_ttl_seconds, context
+            session, token, services.settings.auth.refresh_ttl_seconds, context
         )
     except TokenReused:
         stale = await refresh.find(session, token)
@@ -334,7 +334,7 @@ async def refresh_tokens(
     if user is None or user.disabled_at is not None:
         await refresh.revoke_family(session, issued.record.family_id, reason="account_disabled")
         raise InvalidToken()
-    access, expires_in = await platform.signer.issue_access(
+    access, expires_in = await services.signer.issue_access(
         user.id, user.role.value, user.tier.value, user.session_epoch
     )
     user.last_active_at = utcnow()
@@ -342,7 +342,7 @@ async def refresh_tokens(
 
 
 async def logout(
-    session: AsyncSession, platform: Platform, user: User, token: str, context: RequestContext
+    session: AsyncSession, services: AuthServices, user: User, token: str, context: RequestContext
 ) -> None:
     """Revoke the session (refresh family) the given refresh token belongs to."""
     record_ = await refresh.find(session, token)
@@ -352,13 +352,13 @@ async def logout(
     await record(session, "auth.logout", context=context, user_id=user.id, actor_id=user.id)
 
 
-async def forgot_password(session: AsyncSession, platform: Platform, email: str) -> None:
+async def forgot_password(session: AsyncSession, services: AuthServices, email: str) -> None:
     user = await users.get_by_email(session, email)
     if user is None or user.disabled_at is not None:
         return
     await _email_one_time_link(
         session,
-        platform,
+        services,
         user,
         purpose=one_time.RESET_PASSWORD,
         template="reset_password",
@@ -369,7 +369,7 @@ async def forgot_password(session: AsyncSession, platform: Platform, email: str)
 
 async def _set_password(
     session: AsyncSession,
-    platform: Platform,
+    services: AuthServices,
     user: User,
     new_password: str,
     reason: str,
@@ -377,7 +377,7 @@ async def _set_password(
 ) -> None:
     passwords.check_policy(new_password, user.email)
     user.password_hash = await passwords.hash_password(
-        new_password, platform.settings.auth.bcrypt_rounds
+        new_password, services.settings.auth.bcrypt_rounds
     )
     user.password_changed_at = utcnow()
     # access tokens of the previous epoch stop working at once (see api.deps)
@@ -405,21 +405,21 @@ async def _set_password(
 
 async def reset_password(
     session: AsyncSession,
-    platform: Platform,
+    services: AuthServices,
     token: str,
     new_password: str,
     context: RequestContext,
 ) -> None:
-    user_id = await one_time.consume(session, platform.signer, token, one_time.RESET_PASSWORD)
+    user_id = await one_time.consume(session, services.signer, token, one_time.RESET_PASSWORD)
     user = await users.get_by_id(session, user_id)
     if user is None:
         raise InvalidToken()
-    await _set_password(session, platform, user, new_password, "password_reset", context)
+    await _set_password(session, services, user, new_password, "password_reset", context)
 
 
 async def change_password(
     session: AsyncSession,
-    platform: Platform,
+    services: AuthServices,
     user: User,
     current: str,
     new: str,
@@ -437,27 +437,27 @@ async def change_password(
         raise InvalidCredentials("The current password is wrong.")
     if current == new:
         raise InvalidInput("The new password must differ from the current one.")
-    await _set_password(session, platform, user, new, "password_change", context)
-    return await _issue_pair(session, platform, user, context)
+    await _set_password(session, services, user, new, "password_change", context)
+    return await _issue_pair(session, services, user, context)
 
 
-async def totp_enroll(session: AsyncSession, platform: Platform, user: User) -> tuple[str, str]:
+async def totp_enroll(session: AsyncSession, services: AuthServices, user: User) -> tuple[str, str]:
     if user.totp_enabled_at is not None:
         raise Conflict("Two-factor authentication is already enabled.")
     secret = totp.new_secret()
-    await totp.store_secret(session, platform.vault, user, secret)
+    await totp.store_secret(session, services.vault, user, secret)
     return secret, totp.provisioning_uri(secret, user.email)
 
 
 async def totp_confirm(
-    session: AsyncSession, platform: Platform, user: User, code: str, context: RequestContext
+    session: AsyncSession, services: AuthServices, user: User, code: str, context: RequestContext
 ) -> list[str]:
-    secret = await totp.load_secret(session, platform.vault, user)
+    secret = await totp.load_secret(session, services.vault, user)
     if secret is None:
         raise InvalidInput("Start the enrollment first.")
     if user.totp_enabled_at is not None:
         raise Conflict("Two-factor authentication is already enabled.")
-    if not await totp.verify_code(platform.redis, user.id, secret, code):
+    if not await totp.verify_code(services.redis, user.id, secret, code):
         raise InvalidTotp()
     user.totp_enabled_at = utcnow()
     codes = await totp.new_recovery_codes(session, user.id)
@@ -467,7 +467,7 @@ async def totp_confirm(
 
 async def totp_disable(
     session: AsyncSession,
-    platform: Platform,
+    services: AuthServices,
     user: User,
     password: str,
     code: str,
@@ -477,7 +477,7 @@ async def totp_disable(
         raise Conflict("Two-factor authentication is not enabled.")
     if not await passwords.verify_password(password, user.password_hash):
         raise InvalidCredentials("The password is wrong.")
-    await _check_second_factor(session, platform, user, code, context)
+    await _check_second_factor(session, services, user, code, context)
     user.totp_enabled_at = None
     user.totp_secret_encrypted = None
     await totp.new_recovery_codes(session, user.id)
@@ -485,11 +485,11 @@ async def totp_disable(
 
 
 async def regenerate_recovery_codes(
-    session: AsyncSession, platform: Platform, user: User, code: str, context: RequestContext
+    session: AsyncSession, services: AuthServices, user: User, code: str, context: RequestContext
 ) -> list[str]:
     if user.totp_enabled_at is None:
         raise Conflict("Two-factor authentication is not enabled.")
-    await _check_second_factor(session, platform, user, code, context)
+    await _check_second_factor(session, services, user, code, context)
     await record(
         session,
         "auth.recovery_codes_regenerated",

@@ -81,12 +81,3 @@ async def use_recovery_code(session: AsyncSession, user_id: uuid.UUID, code: str
     record.used_at = utcnow()
     await session.flush()
     return True
-
-
-async def remaining_recovery_codes(session: AsyncSession, user_id: uuid.UUID) -> int:
-    rows = await session.scalars(
-        select(RecoveryCode.id).where(
-            RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)
-        )
-    )
-    return len(list(rows))

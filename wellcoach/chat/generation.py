@@ -12,25 +12,11 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from wellcoach.chat.turn import Outcome, Plan, Sink, Timer, TurnContext
-from wellcoach.config import Settings
+from wellcoach.chat.turn import Outcome, Plan, Sink, Turn
 from wellcoach.costs.ledger import Usage
 from wellcoach.llm import offline
-from wellcoach.llm.providers import GenerationFailed, OpenAIProvider
-from wellcoach.platform import Platform
+from wellcoach.llm.providers import GenerationFailed
 from wellcoach.rag.service import document_passages
-
-_providers: dict[int, OpenAIProvider] = {}
-
-
-def openai_for(platform: Platform) -> OpenAIProvider:
-    """One client per platform, so HTTP connections to the provider are reused."""
-    key = id(platform)
-    if key not in _providers:
-        _providers[key] = OpenAIProvider(platform.settings)
-    return _providers[key]
 
 
 class HeldSink:
@@ -55,15 +41,11 @@ class HeldSink:
         self.open = True
 
 
-async def from_cache_or_model(
-    turn: TurnContext,
-    plan: Plan,
-    settings: Settings,
-    openai_provider: OpenAIProvider | None,
-    sink: Sink | None,
-) -> Outcome:
-    """The reply from the cache or the model (with its fallback); no database work, so
-    it can run while the moderation verdict is out. An empty text: nobody answered."""
+async def from_cache_or_model(turn: Turn, plan: Plan, sink: Sink | None) -> Outcome:
+    """The reply from the cache or the model (with its fallback), streamed to `sink`; no
+    database work, so it can run while the moderation verdict is out. An empty text:
+    nobody answered."""
+    provider = turn.services.llm
     started = time.perf_counter()
     usages: list[tuple[Usage, Decimal | None]] = []
     cited = plan.passages[:3]
@@ -77,9 +59,9 @@ async def from_cache_or_model(
         usages.append(
             (Usage(provider=used_provider, model=model, purpose="chat", cache_hit=True), saved)
         )
-    elif plan.crisis and openai_provider is None:
+    elif plan.crisis and provider is None:
         text = offline.crisis_reply(turn.language, plan.resources)
-    elif openai_provider is not None:
+    elif provider is not None:
 
         async def on_token(token: str) -> None:
             if sink is not None:
@@ -90,9 +72,9 @@ async def from_cache_or_model(
                 await sink("reset", "")
 
         try:
-            generation, failures = await openai_provider.generate_with_fallback(
+            generation, failures = await provider.generate_with_fallback(
                 plan.messages,
-                [model, settings.llm.fallback_model],
+                [model, turn.services.settings.llm.fallback_model],
                 purpose="chat",
                 on_token=on_token,
                 on_restart=on_restart,
@@ -115,9 +97,7 @@ async def from_cache_or_model(
     )
 
 
-async def or_offline(
-    session: AsyncSession, turn: TurnContext, plan: Plan, outcome: Outcome, sink: Sink | None
-) -> Outcome:
+async def or_offline(turn: Turn, plan: Plan, outcome: Outcome) -> Outcome:
     """The offline provider when nobody else answered: a reply always arrives."""
     if outcome.text:
         return outcome
@@ -128,7 +108,7 @@ async def or_offline(
         text = offline.crisis_reply(turn.language, plan.resources)
     else:
         passages = plan.passages
-        whole = await document_passages(session, passages[:3]) if passages else {}
+        whole = await document_passages(turn.session, passages[:3]) if passages else {}
         text, cited = offline.compose(
             offline.ComposeRequest(
                 query=turn.text,
@@ -140,9 +120,9 @@ async def or_offline(
                 document_passages=whole,
             )
         )
-    if sink is not None:
+    if turn.sink is not None:
         for piece in re.findall(r"\S+\s*", text):
-            await sink("token", piece)
+            await turn.sink("token", piece)
     finished = time.perf_counter()
     return Outcome(
         text=text,
@@ -162,24 +142,17 @@ async def cancel(task: asyncio.Future[Any]) -> None:
 
 
 async def answer_under_moderation(
-    turn: TurnContext,
+    turn: Turn,
     plan: Plan,
-    settings: Settings,
-    openai_provider: OpenAIProvider | None,
-    sink: Sink | None,
     moderation: asyncio.Task[bool | None],
-    timer: Timer,
-    ledger: list[tuple[Usage, Decimal | None]],
     replan: Callable[[bool], Awaitable[Plan]],
 ) -> tuple[Plan, Outcome, bool]:
     """The reply is generated while the moderation verdict is out, its tokens held back;
     if moderation flags a crisis, that reply is dropped unseen and the turn is planned
     and answered again as a crisis. Returns the plan used, the outcome, and the flag."""
-    held = HeldSink(sink) if sink is not None else None
+    held = HeldSink(turn.sink) if turn.sink is not None else None
     started = time.perf_counter()
-    speculative = asyncio.create_task(
-        from_cache_or_model(turn, plan, settings, openai_provider, held)
-    )
+    speculative = asyncio.create_task(from_cache_or_model(turn, plan, held))
     try:
         flagged = await moderation
     except BaseException:
@@ -187,13 +160,13 @@ async def answer_under_moderation(
         raise
     if speculative.done():  # the time spent waiting on moderation alone: upstream time
         waited = time.perf_counter() - speculative.result().finished_at
-        timer.timings["moderation"] = max(0.0, waited * 1000)
+        turn.timer.timings["moderation"] = max(0.0, waited * 1000)
     if not flagged:
         if held is not None:
             await held.release()
         return plan, await speculative, False
     if speculative.done():  # asked and answered: those calls happened
-        ledger.extend(
+        turn.ledger.extend(
             (usage, saved)
             for usage, saved in speculative.result().usages
             if usage.provider == "openai" and not usage.cache_hit
@@ -208,6 +181,6 @@ async def answer_under_moderation(
             error_code="moderation_flagged",
             latency_ms=int((time.perf_counter() - started) * 1000),
         )
-        ledger.append((cancelled, None))
+        turn.ledger.append((cancelled, None))
     plan = await replan(True)
-    return plan, await from_cache_or_model(turn, plan, settings, openai_provider, sink), True
+    return plan, await from_cache_or_model(turn, plan, turn.sink), True

@@ -16,35 +16,29 @@ import asyncio
 import re
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from wellcoach.chat import repository
+from wellcoach.chat.deps import Pause
 from wellcoach.chat.generation import (
     answer_under_moderation,
     cancel,
     from_cache_or_model,
-    openai_for,
     or_offline,
 )
 from wellcoach.chat.postprocess import asks_for_human, sanitize
 from wellcoach.chat.safety import assess
-from wellcoach.chat.turn import Plan, Sink, Timer, TurnContext, TurnResult
+from wellcoach.chat.turn import Plan, Turn, TurnResult
 from wellcoach.config import EmergencyResource, Settings
-from wellcoach.costs.ledger import Usage, price, usage_values
+from wellcoach.costs.ledger import LedgerRow, price
 from wellcoach.llm import cache, offline
 from wellcoach.llm.prompts import build_messages
 from wellcoach.llm.routing import route
-from wellcoach.llm.selection import provider_name
-from wellcoach.models.enums import ConsentPurpose, MessageType
-from wellcoach.platform import Platform
+from wellcoach.models.enums import MessageType
 from wellcoach.rag.ingest import STATE_KEY as KB_STATE_KEY
 from wellcoach.rag.retrieval import Passage, SearchFilters, search
-from wellcoach.rag.service import embedder_for
 
 T = TypeVar("T")
 
@@ -77,22 +71,18 @@ def resources_for(
     return settings.safety.resources.get(code) or settings.safety.resources.get("eu", [])
 
 
-async def gather_context(
-    session: AsyncSession, platform: Platform, turn: TurnContext
-) -> repository.TurnFacts:
-    """History, earlier session summaries, latest mood (health only with consent), and
-    what routing and the cache need: one round trip."""
-    from wellcoach.accounts.service import has_consent
-
+async def gather_context(turn: Turn) -> None:
+    """History, earlier session summaries, latest mood, and what routing and the cache
+    need (today's spend, the knowledge base's version): one round trip."""
+    session, vault = turn.session, turn.services.vault
     facts = await repository.turn_facts(
         session,
         turn.user.id,
         turn.chat_session.id,
-        history_limit=platform.settings.llm.history_messages + 1,
+        history_limit=turn.services.settings.llm.history_messages + 1,
         since=datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0),
         kb_state_key=KB_STATE_KEY,
     )
-    vault = platform.vault
     for message_id, kind, sealed in facts.history:
         if message_id == turn.message.id:
             continue
@@ -103,11 +93,8 @@ async def gather_context(
             await vault.open_text(session, turn.user.id, sealed, purpose="session_summary")
         )
     turn.mood = facts.mood
-    if turn.user.preferences.get("health_data_sync") and await has_consent(
-        session, turn.user.id, ConsentPurpose.health_data
-    ):
-        turn.health = None  # health summaries arrive with the health data feature
-    return facts
+    turn.spent_today = facts.spent_today
+    turn.kb_version = str((facts.kb_state or {}).get("kb_version"))
 
 
 async def _timed(work: Awaitable[T]) -> tuple[T, float]:
@@ -123,21 +110,10 @@ def citations_of(passages: list[Passage]) -> list[dict[str, str]]:
     ]
 
 
-async def _plan(
-    session: AsyncSession,
-    platform: Platform,
-    turn: TurnContext,
-    timer: Timer,
-    facts: repository.TurnFacts,
-    ledger: list[tuple[Usage, Decimal | None]],
-    *,
-    crisis: bool,
-    wants_human: bool,
-    country: str | None,
-    upstream: bool,
-) -> Plan:
+async def _plan(turn: Turn, *, crisis: bool) -> Plan:
     """Retrieval, prompt, routing and the cache lookup for a turn (crisis or not)."""
-    settings = platform.settings
+    settings = turn.services.settings
+    timer = turn.timer
     with timer.step("retrieval"):
         filters = SearchFilters(
             sport=turn.sport,
@@ -145,12 +121,12 @@ async def _plan(
             category="emergency_protocols" if crisis else None,
         )
         found = await search(
-            session, embedder_for(platform), turn.text, filters, settings.rag, top_k=4
+            turn.session, turn.services.embedder, turn.text, filters, settings.rag, top_k=4
         )
-        ledger.append((found.usage, None))  # stored with the reply
+        turn.ledger.append((found.usage, None))  # stored with the reply
         passages = found.passages
-    resources = resources_for(settings, turn.language, country)
-    offer_human = wants_human or crisis or (turn.mood is not None and turn.mood <= 3)
+    resources = resources_for(settings, turn.language, turn.country)
+    offer_human = turn.wants_human or crisis or (turn.mood is not None and turn.mood <= 3)
     with timer.step("prompt"):
         messages = build_messages(
             text=turn.text,
@@ -167,29 +143,18 @@ async def _plan(
             token_budget=settings.llm.prompt_token_budget,
         )
     with timer.step("routing"):
-        # today's spend, and what this turn has used so far (its rows are not written yet)
-        spent = float(facts.spent_today) + sum(
-            float(price(settings.llm.prices, u.model, u.tokens_in, u.tokens_out))
-            for u, _ in ledger
-            if not u.cache_hit
-        )
+        spent = turn.spent_so_far(settings.llm.prices)
         chosen = route(settings.llm, turn.user.tier.value, turn.text, len(turn.history), spent)
-        model = chosen.model if upstream else offline.MODEL
+        model = chosen.model if turn.services.llm is not None else offline.MODEL
 
-    personal = bool(turn.history or turn.mood is not None or turn.health or turn.summaries)
     key = None
     hit = None
-    if not crisis and not personal and not wants_human:
+    if not crisis and not turn.personal and not turn.wants_human:
         with timer.step("cache"):
             key = cache.CacheKey(
-                turn.text,
-                turn.personality,
-                turn.language,
-                turn.sport,
-                str((facts.kb_state or {}).get("kb_version")),
-                model,
+                turn.text, turn.personality, turn.language, turn.sport, turn.kb_version, model
             )
-            hit = await cache.get(platform.redis, key)
+            hit = await cache.get(turn.services.redis, key)
     return Plan(
         crisis=crisis,
         passages=passages,
@@ -204,72 +169,49 @@ async def _plan(
     )
 
 
-async def run_turn(
-    session: AsyncSession,
-    platform: Platform,
-    turn: TurnContext,
-    *,
-    sink: Sink | None = None,
-    country: str | None = None,
-    pause: Callable[[], Awaitable[None]] | None = None,
-) -> TurnResult:
+async def run_turn(turn: Turn, *, pause: Pause | None = None) -> TurnResult:
     """Answer one turn. It writes nothing: its ledger rows come back in the result, for
     the caller to store with the reply. `pause`, when given, is awaited once the turn
     has read all it needs and is about to wait for the model (the API passes its
     session's `commit`: the connection goes back to the pool while the model writes)."""
-    settings = platform.settings
-    timer = Timer()
-    provider = provider_name(settings)
-    openai_provider = openai_for(platform) if provider == "openai" else None
-    ledger: list[tuple[Usage, Decimal | None]] = []
+    settings = turn.services.settings
+    provider = turn.services.llm
+    timer = turn.timer
 
     with timer.step("preprocess"):
         turn.text, turn.language = preprocess(turn.text, turn.language)
     moderation: asyncio.Task[bool | None] | None = None
-    if openai_provider is not None and settings.llm.moderation:
+    if provider is not None and settings.llm.moderation:
         # an extra signal, asked at once and awaited only before the reply is used
-        moderation = asyncio.create_task(openai_provider.moderation_flagged(turn.text))
+        moderation = asyncio.create_task(provider.moderation_flagged(turn.text))
     # the classifier layer embeds the message (2-3 ms of CPU when the text is new): in a
     # thread, while the context is read from the database; retrieval then finds the
     # embedding in the embedder's cache
     checking = asyncio.create_task(_timed(asyncio.to_thread(assess, turn.text, turn.language)))
     try:
-        if sink is not None:
-            await sink("typing", "")
+        if turn.sink is not None:
+            await turn.sink("typing", "")
         with timer.step("context"):
-            facts = await gather_context(session, platform, turn)
+            await gather_context(turn)
         with timer.step("safety"):  # only the wait left once the context is read
             verdict, timer.timings["safety.check"] = await checking
         crisis, category = verdict.crisis, verdict.category
         if crisis and moderation is not None:
             await cancel(moderation)  # it can only add a crisis
             moderation = None
-        wants_human = asks_for_human(turn.text)
+        turn.wants_human = asks_for_human(turn.text)
 
         async def plan_for(crisis: bool) -> Plan:
-            return await _plan(
-                session,
-                platform,
-                turn,
-                timer,
-                facts,
-                ledger,
-                crisis=crisis,
-                wants_human=wants_human,
-                country=country,
-                upstream=openai_provider is not None,
-            )
+            return await _plan(turn, crisis=crisis)
 
         plan = await plan_for(crisis)
-        if pause is not None and plan.hit is None and openai_provider is not None:
+        if pause is not None and plan.hit is None and provider is not None:
             await pause()
         if moderation is None:
-            outcome = await from_cache_or_model(turn, plan, settings, openai_provider, sink)
+            outcome = await from_cache_or_model(turn, plan, turn.sink)
         else:
             pending, moderation = moderation, None
-            plan, outcome, flagged = await answer_under_moderation(
-                turn, plan, settings, openai_provider, sink, pending, timer, ledger, plan_for
-            )
+            plan, outcome, flagged = await answer_under_moderation(turn, plan, pending, plan_for)
             if flagged:
                 crisis, category = True, category or "self_harm"
     finally:
@@ -277,9 +219,9 @@ async def run_turn(
             await cancel(checking)
         if moderation is not None:
             await cancel(moderation)
-    outcome = await or_offline(session, turn, plan, outcome, sink)
+    outcome = await or_offline(turn, plan, outcome)
     timer.timings["generation"] = outcome.elapsed_ms
-    ledger.extend(outcome.usages)
+    turn.ledger.extend(outcome.usages)
     text, used_provider, model = outcome.text, outcome.provider, outcome.model
     resources = plan.resources
 
@@ -294,7 +236,7 @@ async def run_turn(
             text += "\n\n" + offline.HUMAN_OFFER.get(turn.language, offline.HUMAN_OFFER["en"])
 
     ledger_rows = [
-        usage_values(
+        LedgerRow.of(
             usage,
             settings.llm.prices,
             user_id=turn.user.id,
@@ -304,7 +246,7 @@ async def run_turn(
             message_id=turn.message.id if usage.purpose == "chat" else None,
             saved_usd=saved,
         )
-        for usage, saved in ledger
+        for usage, saved in turn.ledger
     ]
 
     if plan.key is not None and plan.hit is None and not sanitized:
@@ -315,7 +257,7 @@ async def run_turn(
             else 0
         )
         await cache.put(
-            platform.redis,
+            turn.services.redis,
             plan.key,
             {
                 "text": text,
@@ -339,7 +281,7 @@ async def run_turn(
         cache_hit=plan.hit is not None,
         timings_ms=timer.timings | {f"retrieval.{k}": v for k, v in plan.retrieval_ms.items()},
         offer_human=plan.offer_human,
-        wants_human=wants_human,
+        wants_human=turn.wants_human,
         route_reason=plan.route_reason,
         sanitized=sanitized,
         ledger_rows=ledger_rows,

@@ -3,24 +3,40 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, Update, bindparam, func, insert, select, text, true, update
+from sqlalchemy import (
+    BindParameter,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from wellcoach.auth.policy import Subject
+from wellcoach.access import Subject
+from wellcoach.costs import repository as costs
+from wellcoach.costs.ledger import LedgerRow
 from wellcoach.db.base import utcnow
-from wellcoach.models import ChatSession, LlmCall, Message, MoodEntry, SystemState
+from wellcoach.db.session import rows_affected
+from wellcoach.models import ChatSession, Message, MoodEntry, SystemState
 from wellcoach.models.enums import MessageStatus, MessageType
 
 
-def sessions_readable_by(subject: Subject) -> Select[tuple[ChatSession]]:
+def sessions_readable_by(subject: Subject) -> Select[ChatSession]:
     """Chat sessions are private: their owner, and admins (for GDPR work), read them."""
     query = select(ChatSession)
     if subject.is_admin:
@@ -28,7 +44,9 @@ def sessions_readable_by(subject: Subject) -> Select[tuple[ChatSession]]:
     return query.where(ChatSession.user_id == subject.user_id)
 
 
-async def get_session(session: AsyncSession, subject: Subject, session_id: uuid.UUID):  # noqa: ANN201
+async def get_session(
+    session: AsyncSession, subject: Subject, session_id: uuid.UUID
+) -> ChatSession | None:
     return await session.scalar(sessions_readable_by(subject).where(ChatSession.id == session_id))
 
 
@@ -56,48 +74,26 @@ async def page_of_messages(
     return list(await session.scalars(query))
 
 
-async def recent_messages(
-    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID, limit: int
-) -> list[Message]:
-    rows = await session.scalars(
-        select(Message)
-        .where(Message.user_id == user_id, Message.session_id == session_id)
-        .order_by(Message.created_at.desc())
-        .limit(limit)
-    )
-    return list(reversed(list(rows)))
-
-
-async def previous_summaries(
-    session: AsyncSession, user_id: uuid.UUID, exclude: uuid.UUID, limit: int = 3
-) -> list[ChatSession]:
-    rows = await session.scalars(
-        select(ChatSession)
-        .where(
-            ChatSession.user_id == user_id,
-            ChatSession.id != exclude,
-            ChatSession.summary_encrypted.is_not(None),
-        )
-        .order_by(ChatSession.started_at.desc())
-        .limit(limit)
-    )
-    return list(rows)
-
-
-async def moods(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None = None):  # noqa: ANN201
+async def moods(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None = None
+) -> list[MoodEntry]:
     query = select(MoodEntry).where(MoodEntry.user_id == user_id).order_by(MoodEntry.created_at)
     if session_id is not None:
         query = query.where(MoodEntry.session_id == session_id)
     return list(await session.scalars(query))
 
 
-async def find_message(session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID):  # noqa: ANN201
+async def find_message(
+    session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID
+) -> Message | None:
     return await session.scalar(
         select(Message).where(Message.id == message_id, Message.user_id == user_id)
     )
 
 
-async def reply_to(session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID):  # noqa: ANN201
+async def reply_to(
+    session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID
+) -> Message | None:
     return await session.scalar(
         select(Message).where(Message.user_id == user_id, Message.reply_to_id == message_id)
     )
@@ -130,7 +126,8 @@ class TurnFacts:
 
 @cache
 def _turn_facts_statement() -> Select[Any]:
-    user_id, session_id = bindparam("user_id"), bindparam("session_id")
+    user_id: BindParameter[uuid.UUID] = bindparam("user_id")
+    session_id: BindParameter[uuid.UUID] = bindparam("session_id")
     mood = (
         select(MoodEntry.mood)
         .where(MoodEntry.user_id == user_id)
@@ -158,11 +155,7 @@ def _turn_facts_statement() -> Select[Any]:
         .select_from(earlier)
         .scalar_subquery()
     )
-    spent = (
-        select(func.coalesce(func.sum(LlmCall.cost_usd), 0))
-        .where(LlmCall.user_id == user_id, LlmCall.created_at >= bindparam("since"))
-        .scalar_subquery()
-    )
+    spent = costs.spent_since(user_id, bindparam("since"))
     state = (
         select(SystemState.value)
         .where(SystemState.key == bindparam("kb_state_key"))
@@ -286,7 +279,7 @@ def _store_statement(delivered: bool = False, ledger_rows: int = 0) -> Update:
     """Insert a message and count it in its session (RETURNING the count), in one
     statement; with the coach's reply, also the answered message's status and the
     turn's ledger rows. Built once per shape (number of ledger rows)."""
-    sessions, messages, calls = ChatSession.__table__, Message.__table__, LlmCall.__table__
+    sessions, messages = cast(Table, ChatSession.__table__), cast(Table, Message.__table__)
     stored = insert(messages).values({c.key: bindparam(f"m_{c.key}") for c in messages.c})
     ctes = [stored.cte("stored")]
     if delivered:
@@ -300,8 +293,7 @@ def _store_statement(delivered: bool = False, ledger_rows: int = 0) -> Update:
         )
         ctes.append(answered.cte("answered"))
     for i in range(ledger_rows):  # one CTE a row: a multi-row VALUES is never cached
-        row = insert(calls).values({c.key: bindparam(f"l{i}_{c.key}") for c in calls.c})
-        ctes.append(row.cte(f"ledger_{i}"))
+        ctes.append(costs.insert_statement(f"l{i}_").cte(f"ledger_{i}"))
     return (
         update(sessions)
         .where(sessions.c.id == bindparam("chat_session_id"))
@@ -317,12 +309,12 @@ async def store_message(
     chat_session: ChatSession,
     *,
     answered: Message | None = None,
-    ledger_rows: list[dict[str, Any]] | None = None,
+    ledger_rows: Sequence[LedgerRow] = (),
 ) -> int:
     """Store a message and count it in its session (in the database: two turns of one
     session may store messages at once), in one round trip; returns the new count.
     With `answered` (the user's message a reply answers) it is marked delivered, and
-    `ledger_rows` (column values) are written too. `message` stays out of the ORM
+    the turn's `ledger_rows` are written too. `message` stays out of the ORM
     session: callers only read it."""
     now = utcnow()
     message.updated_at = now
@@ -336,9 +328,9 @@ async def store_message(
             "answered_created_at": answered.created_at,
             "delivered": MessageStatus.delivered,
         }
-    for i, values in enumerate(ledger_rows or ()):
-        params |= {f"l{i}_{key}": value for key, value in values.items()}
-    statement = _store_statement(answered is not None, len(ledger_rows or ()))
+    for i, ledger_row in enumerate(ledger_rows):
+        params |= costs.insert_params(f"l{i}_", ledger_row)
+    statement = _store_statement(answered is not None, len(ledger_rows))
     row = (await session.execute(statement, params)).one()
     if answered is not None:
         set_committed_value(answered, "status", MessageStatus.delivered)
@@ -346,3 +338,53 @@ async def store_message(
     set_committed_value(chat_session, "message_count", row[0])
     set_committed_value(chat_session, "updated_at", row[1])
     return int(row[0])
+
+
+async def mark_failed(session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
+    """A message whose reply failed: the app shows it, and a retry job will answer it."""
+    await session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.user_id == user_id)
+        .values(status=MessageStatus.error, updated_at=utcnow())
+    )
+
+
+async def advance_status(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    message_ids: list[uuid.UUID],
+    status: MessageStatus,
+    allowed: list[MessageStatus],
+) -> int:
+    """Move the coach's messages among `message_ids` that are in an `allowed` status to
+    `status`; returns how many moved."""
+    return await rows_affected(
+        session,
+        update(Message)
+        .where(
+            Message.id.in_(message_ids),
+            Message.user_id == user_id,
+            Message.type == MessageType.ai,
+            Message.status.in_(allowed),
+        )
+        .values(status=status, updated_at=utcnow()),
+    )
+
+
+async def transcript(
+    session: AsyncSession, chat_session: ChatSession, limit: int
+) -> list[tuple[MessageType, bytes]]:
+    """The session's last `limit` user and coach messages (sealed), oldest first."""
+    rows = (
+        await session.execute(
+            select(Message.type, Message.content_encrypted)
+            .where(
+                Message.user_id == chat_session.user_id,
+                Message.session_id == chat_session.id,
+                Message.type.in_((MessageType.user, MessageType.ai)),
+            )
+            .order_by(Message.created_at.desc())
+            .limit(limit)
+        )
+    ).all()
+    return [(kind, sealed) for kind, sealed in reversed(rows)]

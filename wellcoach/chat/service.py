@@ -1,20 +1,21 @@
-"""Chat use cases. The user's message is committed (its own unit of work) before any
-LLM work; a failed generation leaves it with status `error` and a retryable job."""
+"""Chat use cases: sessions, messages, moods, receipts, and answering a stored message.
+
+The flow of a turn (accept, answer now or queue, outcome) is `wellcoach.chat.turns`;
+this module holds the steps it is made of."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wellcoach.access import Subject
 from wellcoach.audit import RequestContext, record
-from wellcoach.auth.policy import Subject
 from wellcoach.chat import repository
+from wellcoach.chat.deps import ChatServices, Pause
 from wellcoach.chat.pipeline import run_turn
 from wellcoach.chat.schemas import (
     ChatSessionDetail,
@@ -26,14 +27,13 @@ from wellcoach.chat.schemas import (
     SessionContextOut,
 )
 from wellcoach.chat.summaries import SUMMARY_EVERY, refresh_summary
-from wellcoach.chat.turn import Sink, TurnContext, TurnResult
+from wellcoach.chat.turn import Sink, Turn, TurnResult
 from wellcoach.crypto import Vault
 from wellcoach.db.base import utcnow
-from wellcoach.errors import Conflict, NotFound
+from wellcoach.errors import Conflict, InvalidInput, NotFound
 from wellcoach.escalation.service import open_escalation
 from wellcoach.models import ChatSession, Message, MoodEntry, User
 from wellcoach.models.enums import EscalationReason, MessageStatus, MessageType, Urgency
-from wellcoach.platform import Platform
 
 
 def reply_id_for(message_id: uuid.UUID) -> uuid.UUID:
@@ -97,7 +97,7 @@ async def session_out(
     )
 
 
-async def start_session(session: AsyncSession, platform: Platform, user: User) -> ChatSessionOut:
+async def start_session(session: AsyncSession, vault: Vault, user: User) -> ChatSessionOut:
     chat_session = ChatSession(
         user_id=user.id, started_at=utcnow(), language=user.preferences.get("language", "en")
     )
@@ -107,26 +107,24 @@ async def start_session(session: AsyncSession, platform: Platform, user: User) -
         "preferences": {k: user.preferences.get(k) for k in ("language", "ai_personality")},
         "recent_activities": [],
     }
-    chat_session.context_encrypted = await platform.vault.seal_json(
+    chat_session.context_encrypted = await vault.seal_json(
         session, user.id, context, purpose="session_context"
     )
     await session.flush()
-    return await session_out(session, platform.vault, chat_session)
+    return await session_out(session, vault, chat_session)
 
 
 async def list_sessions(
-    session: AsyncSession, platform: Platform, user: User, limit: int, before: datetime | None
+    session: AsyncSession, vault: Vault, user: User, limit: int, before: datetime | None
 ) -> list[ChatSessionOut]:
     subject = Subject(user_id=user.id, role=user.role)
     rows = await repository.list_sessions(session, subject, limit=limit, before=before)
-    return [
-        await session_out(session, platform.vault, row) for row in rows if row.user_id == user.id
-    ]
+    return [await session_out(session, vault, row) for row in rows if row.user_id == user.id]
 
 
 async def session_detail(
     session: AsyncSession,
-    platform: Platform,
+    vault: Vault,
     user: User,
     session_id: uuid.UUID,
     limit: int,
@@ -134,37 +132,35 @@ async def session_detail(
 ) -> ChatSessionDetail:
     chat_session = await _owned_session(session, user, session_id)
     page = await repository.page_of_messages(session, chat_session, limit=limit, before=before)
-    base = await session_out(session, platform.vault, chat_session)
+    base = await session_out(session, vault, chat_session)
     return ChatSessionDetail(
         **base.model_dump(),
-        messages=[await message_out(session, platform.vault, m) for m in page],
+        messages=[await message_out(session, vault, m) for m in page],
         next_before=page[-1].created_at if len(page) == limit else None,
     )
 
 
 async def end_session(
-    session: AsyncSession, platform: Platform, user: User, session_id: uuid.UUID
+    session: AsyncSession, vault: Vault, user: User, session_id: uuid.UUID
 ) -> tuple[ChatSessionOut, bool]:
     """End the session (idempotent) with its extractive summary; True when this call
     ended it."""
     chat_session = await _owned_session(session, user, session_id)
     if chat_session.ended_at is not None:
-        return await session_out(session, platform.vault, chat_session), False
+        return await session_out(session, vault, chat_session), False
     chat_session.ended_at = utcnow()
-    await refresh_summary(session, platform, chat_session)
-    return await session_out(session, platform.vault, chat_session), True
+    await refresh_summary(session, vault, chat_session)
+    return await session_out(session, vault, chat_session), True
 
 
 async def log_mood(
     session: AsyncSession,
-    platform: Platform,
+    vault: Vault,
     user: User,
     session_id: uuid.UUID | None,
     data: MoodIn,
 ) -> MoodEntryOut:
     if data.mood is None and data.stress is None:
-        from wellcoach.errors import InvalidInput
-
         raise InvalidInput("Send a mood, a stress level, or both.")
     if session_id is not None:
         await _owned_session(session, user, session_id)
@@ -177,7 +173,7 @@ async def log_mood(
         created_at=utcnow(),
     )
     if data.note:
-        entry.note_encrypted = await platform.vault.seal_text(
+        entry.note_encrypted = await vault.seal_text(
             session, user.id, data.note, purpose="mood_note"
         )
     session.add(entry)
@@ -186,7 +182,7 @@ async def log_mood(
 
 
 @dataclass
-class Accepted:
+class Stored:
     message: Message
     new: bool  # False: the same `client_message_id` was sent before
     chat_session: ChatSession
@@ -194,11 +190,11 @@ class Accepted:
 
 async def accept(
     session: AsyncSession,
-    platform: Platform,
+    vault: Vault,
     user: User,
     session_id: uuid.UUID,
     data: SendMessageIn,
-) -> Accepted:
+) -> Stored:
     """Store the user's message (sealed); the same `client_message_id` sent twice is
     stored once."""
     chat_session = await _owned_session(session, user, session_id)
@@ -209,7 +205,7 @@ async def accept(
             session, user.id, session_id, data.client_message_id
         )
         if existing is not None:
-            return Accepted(existing, False, chat_session)
+            return Stored(existing, False, chat_session)
     message = Message(
         id=uuid.uuid4(),
         created_at=utcnow(),
@@ -217,31 +213,17 @@ async def accept(
         user_id=user.id,
         type=MessageType.user,
         status=MessageStatus.sent,
-        content_encrypted=await platform.vault.seal_text(
-            session, user.id, data.content, purpose="message"
-        ),
+        content_encrypted=await vault.seal_text(session, user.id, data.content, purpose="message"),
         client_message_id=data.client_message_id,
         metadata_={},
     )
     await repository.store_message(session, message, chat_session)
-    return Accepted(message, True, chat_session)
-
-
-async def accept_message(
-    session: AsyncSession,
-    platform: Platform,
-    user: User,
-    session_id: uuid.UUID,
-    data: SendMessageIn,
-) -> tuple[Message, bool]:
-    """Store the user's message (sealed). Returns it and whether it is new."""
-    accepted = await accept(session, platform, user, session_id, data)
-    return accepted.message, accepted.new
+    return Stored(message, True, chat_session)
 
 
 async def respond(
     session: AsyncSession,
-    platform: Platform,
+    services: ChatServices,
     user: User,
     message: Message,
     *,
@@ -249,7 +231,7 @@ async def respond(
     request: RequestContext,
     chat_session: ChatSession | None = None,
     fresh: bool = False,
-    pause: Callable[[], Awaitable[None]] | None = None,
+    pause: Pause | None = None,
 ) -> tuple[Message, TurnResult | None]:
     """Run the pipeline for a stored user message and store the reply. Idempotent: a
     message that already has a reply returns it (a retried job never answers twice).
@@ -266,10 +248,11 @@ async def respond(
         chat_session = await _owned_session(session, user, message.session_id)
     elif chat_session.user_id != user.id:
         raise NotFound("No such chat session.")
-    text = await platform.vault.open_text(
-        session, user.id, message.content_encrypted, purpose="message"
-    )
-    turn = TurnContext(
+    vault = services.vault
+    text = await vault.open_text(session, user.id, message.content_encrypted, purpose="message")
+    turn = Turn(
+        services=services,
+        session=session,
         user=user,
         chat_session=chat_session,
         message=message,
@@ -277,12 +260,13 @@ async def respond(
         language=user.preferences.get("language", "en"),
         personality=user.preferences.get("ai_personality", "empathetic"),
         sport=user.sport,
+        sink=sink,
     )
-    result = await run_turn(session, platform, turn, sink=sink, pause=pause)
+    result = await run_turn(turn, pause=pause)
     if result.crisis:
         await open_escalation(
             session,
-            platform.vault,
+            vault,
             user_id=user.id,
             reason=EscalationReason.emergency_support,
             urgency=Urgency.critical,
@@ -310,7 +294,7 @@ async def respond(
     elif result.wants_human:
         await open_escalation(
             session,
-            platform.vault,
+            vault,
             user_id=user.id,
             reason=EscalationReason.needs_human_support,
             urgency=Urgency.medium,
@@ -329,9 +313,7 @@ async def respond(
         type=MessageType.ai,
         status=MessageStatus.sent,
         reply_to_id=message.id,
-        content_encrypted=await platform.vault.seal_text(
-            session, user.id, result.text, purpose="message"
-        ),
+        content_encrypted=await vault.seal_text(session, user.id, result.text, purpose="message"),
         client_message_id=None,
         metadata_=result.metadata(),
     )
@@ -339,17 +321,9 @@ async def respond(
         session, reply, chat_session, answered=message, ledger_rows=result.ledger_rows
     )
     if count % SUMMARY_EVERY == 0:
-        await refresh_summary(session, platform, chat_session)
+        await refresh_summary(session, vault, chat_session)
     await session.flush()
     return reply, result
-
-
-async def mark_failed(session: AsyncSession, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
-    await session.execute(
-        update(Message)
-        .where(Message.id == message_id, Message.user_id == user_id)
-        .values(status=MessageStatus.error, updated_at=utcnow())
-    )
 
 
 async def set_status(
@@ -359,14 +333,4 @@ async def set_status(
     allowed = [MessageStatus.sent] + (
         [MessageStatus.delivered] if status == MessageStatus.read else []
     )
-    result = await session.execute(
-        update(Message)
-        .where(
-            Message.id.in_(message_ids),
-            Message.user_id == user.id,
-            Message.type == MessageType.ai,
-            Message.status.in_(allowed),
-        )
-        .values(status=status, updated_at=utcnow())
-    )
-    return result.rowcount or 0
+    return await repository.advance_status(session, user.id, message_ids, status, allowed)

@@ -14,16 +14,16 @@ from __future__ import annotations
 import uuid
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.chat import repository
+from wellcoach.chat.deps import ChatServices
+from wellcoach.config import Settings
 from wellcoach.costs.ledger import Usage, record_usage
-from wellcoach.llm.providers import GenerationFailed, OpenAIProvider
-from wellcoach.llm.selection import provider_name
-from wellcoach.models import ChatSession, Message, User
+from wellcoach.crypto import Vault
+from wellcoach.llm.providers import GenerationFailed
+from wellcoach.models import ChatSession, User
 from wellcoach.models.enums import MessageType
-from wellcoach.platform import Platform
 
 log = structlog.get_logger(__name__)
 
@@ -64,34 +64,29 @@ async def extractive_summary(session: AsyncSession, chat_session: ChatSession) -
     return ", ".join(parts)
 
 
-async def refresh_summary(
-    session: AsyncSession, platform: Platform, chat_session: ChatSession
-) -> None:
+async def refresh_summary(session: AsyncSession, vault: Vault, chat_session: ChatSession) -> None:
     """Store the extractive summary (sealed with the user's key)."""
     text = await extractive_summary(session, chat_session)
-    await _store(session, platform, chat_session, text)
+    await _store(session, vault, chat_session, text)
 
 
-def model_summaries_enabled(platform: Platform) -> bool:
-    return provider_name(platform.settings) == "openai"
+def model_summaries_enabled(services: ChatServices) -> bool:
+    return services.llm is not None
 
 
 async def write_model_summary(
-    session: AsyncSession,
-    platform: Platform,
-    provider: OpenAIProvider,
-    user_id: uuid.UUID,
-    session_id: uuid.UUID,
+    session: AsyncSession, services: ChatServices, user_id: uuid.UUID, session_id: uuid.UUID
 ) -> tuple[str, str | None]:
     """Ask the model for the session's summary and store it. Returns the outcome and the
     summary stored: `stored` (with the text), `nothing` (no such session, or no
     messages) or `failed` (every model failed: the extractive summary stays, the
     attempts are in the ledger; worth a retry)."""
+    provider = services.llm
     chat_session = await session.get(ChatSession, session_id)
     user = await session.get(User, user_id)
-    if chat_session is None or user is None or chat_session.user_id != user_id:
+    if provider is None or chat_session is None or user is None or chat_session.user_id != user_id:
         return "nothing", None
-    transcript = await _transcript(session, platform, chat_session)
+    transcript = await _transcript(session, services.vault, chat_session)
     if not transcript:
         return "nothing", None
     language = chat_session.language if chat_session.language in INSTRUCTIONS else "en"
@@ -99,7 +94,7 @@ async def write_model_summary(
         {"role": "system", "content": INSTRUCTIONS[language]},
         {"role": "user", "content": transcript},
     ]
-    settings = platform.settings
+    settings = services.settings
     tier = settings.llm.tiers.get(user.tier.value)
     models = [*(tier.models[:1] if tier else []), settings.llm.fallback_model]
     try:
@@ -108,37 +103,23 @@ async def write_model_summary(
         )
     except GenerationFailed as exc:
         for usage in exc.attempts:
-            await _record(session, platform, usage, user, session_id)
+            await _record(session, settings, usage, user, session_id)
         log.warning("session_summary_failed", session_id=str(session_id))
         return "failed", None
     for usage in [*failures, generation.usage]:
-        await _record(session, platform, usage, user, session_id)
+        await _record(session, settings, usage, user, session_id)
     narrative = " ".join(generation.text.split())
     if not narrative:
         return "failed", None
     summary = f"{narrative} ({await extractive_summary(session, chat_session)})"
-    await _store(session, platform, chat_session, summary)
+    await _store(session, services.vault, chat_session, summary)
     return "stored", summary
 
 
-async def _transcript(session: AsyncSession, platform: Platform, chat_session: ChatSession) -> str:
-    rows = (
-        await session.execute(
-            select(Message.type, Message.content_encrypted)
-            .where(
-                Message.user_id == chat_session.user_id,
-                Message.session_id == chat_session.id,
-                Message.type.in_((MessageType.user, MessageType.ai)),
-            )
-            .order_by(Message.created_at.desc())
-            .limit(TRANSCRIPT_MESSAGES)
-        )
-    ).all()
+async def _transcript(session: AsyncSession, vault: Vault, chat_session: ChatSession) -> str:
     lines: list[str] = []
-    for kind, sealed in reversed(rows):
-        text = await platform.vault.open_text(
-            session, chat_session.user_id, sealed, purpose="message"
-        )
+    for kind, sealed in await repository.transcript(session, chat_session, TRANSCRIPT_MESSAGES):
+        text = await vault.open_text(session, chat_session.user_id, sealed, purpose="message")
         lines.append(
             f"{'Coach' if kind == MessageType.ai else 'Athlete'}: {' '.join(text.split())}"
         )
@@ -146,22 +127,20 @@ async def _transcript(session: AsyncSession, platform: Platform, chat_session: C
 
 
 async def _record(
-    session: AsyncSession, platform: Platform, usage: Usage, user: User, session_id: uuid.UUID
+    session: AsyncSession, settings: Settings, usage: Usage, user: User, session_id: uuid.UUID
 ) -> None:
     await record_usage(
         session,
         usage,
-        platform.settings.llm.prices,
+        settings.llm.prices,
         user_id=user.id,
         tier=user.tier.value,
         session_id=session_id,
     )
 
 
-async def _store(
-    session: AsyncSession, platform: Platform, chat_session: ChatSession, text: str
-) -> None:
-    chat_session.summary_encrypted = await platform.vault.seal_text(
+async def _store(session: AsyncSession, vault: Vault, chat_session: ChatSession, text: str) -> None:
+    chat_session.summary_encrypted = await vault.seal_text(
         session, chat_session.user_id, text, purpose="session_summary"
     )
     await session.flush()

@@ -1,6 +1,6 @@
-"""What a chat turn carries between the pipeline's steps: the turn's context, its
-plan (decided before any model is asked), the model's outcome, the result, and the timer
-every step reports to."""
+"""What a chat turn carries between the pipeline's steps: the turn itself, its plan
+(decided before any model is asked), the model's outcome, the result, and the timer every
+step reports to."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from wellcoach.config import EmergencyResource
-from wellcoach.costs.ledger import Usage
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wellcoach.chat.deps import ChatServices
+from wellcoach.config import EmergencyResource, ModelPrice
+from wellcoach.costs.ledger import LedgerRow, Usage, price
 from wellcoach.llm import cache
 from wellcoach.models import ChatSession, Message, User
 from wellcoach.rag.retrieval import Passage
@@ -21,7 +24,13 @@ Sink = Callable[[str, str], Awaitable[None]]
 
 
 @dataclass
-class TurnContext:
+class Turn:
+    """One turn in flight: the message and its context, and what every step of the
+    pipeline shares (the session it reads with, the services it calls, the timer it
+    reports to, the provider calls it has made so far, the listener it streams to)."""
+
+    services: ChatServices
+    session: AsyncSession
     user: User
     chat_session: ChatSession
     message: Message
@@ -29,10 +38,31 @@ class TurnContext:
     language: str = "en"
     personality: str = "empathetic"
     sport: str | None = None
+    sink: Sink | None = None
+    country: str | None = None
+    # read by the context step
     mood: int | None = None
     history: list[tuple[str, str]] = field(default_factory=list)
     summaries: list[str] = field(default_factory=list)
-    health: dict[str, Any] | None = None
+    spent_today: Decimal = Decimal(0)
+    kb_version: str = ""  # part of the response-cache key
+    wants_human: bool = False
+    # every provider call of the turn, with what a cache hit saved; stored with the reply
+    ledger: list[tuple[Usage, Decimal | None]] = field(default_factory=list)
+    timer: Timer = field(default_factory=lambda: Timer())
+
+    @property
+    def personal(self) -> bool:
+        """The prompt carries something of this user's: its answer is never shared."""
+        return bool(self.history or self.mood is not None or self.summaries)
+
+    def spent_so_far(self, prices: dict[str, ModelPrice]) -> float:
+        """Today's spend, with what this turn has used (its rows are not written yet)."""
+        return float(self.spent_today) + sum(
+            float(price(prices, usage.model, usage.tokens_in, usage.tokens_out))
+            for usage, _ in self.ledger
+            if not usage.cache_hit
+        )
 
 
 @dataclass
@@ -50,8 +80,8 @@ class TurnResult:
     wants_human: bool
     route_reason: str
     sanitized: bool = False
-    # the turn's cost-ledger rows (column values), written with the reply
-    ledger_rows: list[dict[str, Any]] = field(default_factory=list)
+    # the turn's cost-ledger rows, written with the reply
+    ledger_rows: list[LedgerRow] = field(default_factory=list)
 
     def metadata(self) -> dict[str, Any]:
         total = round(sum(v for k, v in self.timings_ms.items() if "." not in k), 2)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
+from sqlalchemy import CursorResult, Executable, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -66,3 +66,10 @@ async def finish_failed(session: AsyncSession, exc: BaseException) -> None:
         await session.commit()
     else:
         await session.rollback()
+
+
+async def rows_affected(session: AsyncSession, statement: Executable) -> int:
+    """Run an UPDATE or DELETE and count the rows it touched (the driver's rowcount)."""
+    result = await session.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount or 0

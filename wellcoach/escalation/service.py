@@ -10,13 +10,13 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.audit import RequestContext, record
 from wellcoach.crypto import Vault
 from wellcoach.db.base import utcnow
+from wellcoach.escalation import repository
+from wellcoach.escalation.repository import NewEscalation
 from wellcoach.models import Escalation
 from wellcoach.models.enums import EscalationReason, EscalationStatus, Urgency
 
@@ -44,21 +44,19 @@ async def open_escalation(
 ) -> Escalation:
     """Open (or, for a message already escalated, return) an escalation."""
     if message_id is not None:
-        existing = await session.scalar(
-            select(Escalation).where(Escalation.message_id == message_id)
-        )
+        existing = await repository.by_message(session, message_id)
         if existing is not None:
             return existing
     label, delay = SLA[urgency]
     now = utcnow()
     escalation_id = uuid.uuid4()
-    values = dict(
+    new = NewEscalation(
         id=escalation_id,
         user_id=user_id,
         session_id=session_id,
-        reason=reason.value,
-        urgency=urgency.value,
-        status=EscalationStatus.submitted.value,
+        reason=reason,
+        urgency=urgency,
+        status=EscalationStatus.submitted,
         source=source,
         message_id=message_id,
         message_encrypted=await vault.seal_text(session, user_id, message, purpose="escalation"),
@@ -70,18 +68,7 @@ async def open_escalation(
         created_at=now,
         updated_at=now,
     )
-    statement = insert(Escalation).values(**values)
-    if message_id is not None:
-        statement = statement.on_conflict_do_nothing(index_elements=["message_id"])
-    await session.execute(statement)
-    created = await session.scalar(
-        select(Escalation).where(
-            Escalation.message_id == message_id
-            if message_id is not None
-            else Escalation.id == escalation_id
-        )
-    )
-    assert created is not None
+    created = await repository.insert_or_get(session, new)
     if created.id == escalation_id:
         await record(
             session,

@@ -13,12 +13,12 @@ import uuid
 from email.message import EmailMessage
 from urllib.parse import unquote, urlparse
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.db.base import utcnow
 from wellcoach.models import EmailOutbox
 from wellcoach.models.enums import DeliveryStatus
+from wellcoach.notify import repository
 
 SENDER = "wellcoach <no-reply@wellcoach.app>"
 MAX_ATTEMPTS = 8
@@ -105,23 +105,12 @@ async def queue_email(
 async def list_outbox(
     session: AsyncSession, *, to: str | None = None, limit: int = 20
 ) -> list[EmailOutbox]:
-    query = select(EmailOutbox).order_by(EmailOutbox.created_at.desc()).limit(limit)
-    if to:
-        query = query.where(EmailOutbox.to_address == to.lower())
-    return list(await session.scalars(query))
+    return await repository.latest_emails(session, to=to, limit=limit)
 
 
 async def deliver_pending(session: AsyncSession, smtp_url: str, batch: int = 50) -> dict[str, int]:
     """Send pending emails over SMTP; failures stay pending until MAX_ATTEMPTS."""
-    rows = list(
-        await session.scalars(
-            select(EmailOutbox)
-            .where(EmailOutbox.status == DeliveryStatus.pending)
-            .order_by(EmailOutbox.created_at)
-            .limit(batch)
-            .with_for_update(skip_locked=True)
-        )
-    )
+    rows = await repository.lock_pending(session, batch)
     sent = failed = 0
     for row in rows:
         row.attempts += 1

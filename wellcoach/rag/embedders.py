@@ -13,7 +13,7 @@ import asyncio
 import threading
 import time
 from collections import OrderedDict
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -49,7 +49,7 @@ class UseEmbedder:
     def __init__(self, threads: int = 1) -> None:
         self.threads = threads
 
-    def _model(self):  # noqa: ANN202 - the wheel's own type
+    def _model(self) -> Any:  # the wheel ships no type information
         with self._lock:
             model = self._shared.get(self.threads)
             if model is None:
@@ -118,9 +118,9 @@ class OpenAIEmbedder:
             )
             vectors.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
             tokens += response.usage.prompt_tokens if response.usage else 0
-        array = np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
-        norms = np.linalg.norm(array, axis=1, keepdims=True)
-        array = array / np.where(norms == 0, 1, norms)
+        raw = np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+        norms = np.linalg.norm(raw, axis=1, keepdims=True)
+        array = (raw / np.where(norms == 0, 1, norms)).astype(np.float32)
         usage = Usage(
             provider=self.provider,
             model=self.model,

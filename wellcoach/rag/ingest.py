@@ -2,7 +2,9 @@
 
 Only documents whose content (or embedder) changed are re-chunked and re-embedded;
 documents whose file is gone are deleted. A KB version digest, part of every
-response-cache key, is recorded after each run.
+response-cache key, is recorded after each run. The statements are in
+`wellcoach.rag.repository`; `STATE_KEY`, `TS_CONFIG` and `current_state` are
+re-exported from there for the modules that import them from here.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.config import Settings
 from wellcoach.costs.ledger import record_usage
 from wellcoach.db.base import utcnow
 from wellcoach.errors import InvalidInput
-from wellcoach.models import KbChunk, KbDocument, KbIngestRun, SystemState
+from wellcoach.models import KbIngestRun
+from wellcoach.rag import repository
 from wellcoach.rag.documents import (
     Chunk,
     Document,
@@ -31,9 +33,8 @@ from wellcoach.rag.documents import (
     load_corpus,
 )
 from wellcoach.rag.embedders import Embedder
+from wellcoach.rag.repository import STATE_KEY, TS_CONFIG, StoredDocument, current_state
 
-STATE_KEY = "kb"
-TS_CONFIG = {"en": "english", "it": "italian"}
 Progress = Callable[[int, int], None]
 
 
@@ -88,12 +89,9 @@ async def plan(
     embedder_id: str,
     full: bool,
     settings: Settings,
-):
-    """Split documents into (to_embed, unchanged) and list the ids to remove."""
-    rows = await session.execute(
-        select(KbDocument.id, KbDocument.content_hash, KbDocument.embedder_id)
-    )
-    stored = {row.id: (row.content_hash, row.embedder_id) for row in rows}
+) -> tuple[list[Document], list[str], dict[str, StoredDocument]]:
+    """The documents to embed, the ids to remove, and what was stored before."""
+    stored = await repository.stored_documents(session)
     wanted = {document.id for document in documents}
     to_embed = [
         document
@@ -141,7 +139,7 @@ async def ingest(
     session.add(run)
 
     if removed:
-        await session.execute(delete(KbDocument).where(KbDocument.id.in_(removed)))
+        await repository.delete_documents(session, removed)
         report.removed = removed
 
     pending = [(document, document_units(document, settings)) for document in to_embed]
@@ -153,7 +151,7 @@ async def ingest(
     # per document, and the offline model encodes more texts per call
     batch = settings.rag.embed_batch
     texts = [unit.embed_text for _, chunks in pending for unit in chunks]
-    vectors = []
+    vectors: list[np.ndarray] = []
     for start in range(0, len(texts), batch):
         embedded, usage = await embedder.embed(texts[start : start + batch], purpose="kb_ingest")
         await record_usage(session, usage, settings.llm.prices)
@@ -164,19 +162,20 @@ async def ingest(
     matrix = np.vstack(vectors) if vectors else np.zeros((0, embedder.dimension))
     offset = 0
     for document, chunks in pending:
-        await session.execute(delete(KbChunk).where(KbChunk.document_id == document.id))
-        await _upsert_document(session, document, embedder.id, stored_hash(document, settings))
+        await repository.delete_chunks(session, document.id)
+        await repository.upsert_document(
+            session, document, embedder.id, stored_hash(document, settings)
+        )
         own = matrix[offset : offset + len(chunks)]
         offset += len(chunks)
-        await _insert_chunks(session, document, chunks, own, embedder.id)
+        await repository.insert_chunks(session, document, chunks, own, embedder.id)
         (report.updated if document.id in stored else report.added).append(document.id)
         report.chunks_embedded += len(chunks)
 
     await session.flush()
-    versions = await session.execute(select(KbDocument.id, KbDocument.content_hash))
-    report.kb_version = kb_version([(row.id, row.content_hash) for row in versions])
-    chunk_count = await session.scalar(select(func.count()).select_from(KbChunk))
-    await _save_state(session, report, len(documents), int(chunk_count or 0))
+    report.kb_version = kb_version(await repository.document_hashes(session))
+    chunk_count = await repository.count_chunks(session)
+    await _save_state(session, report, len(documents), chunk_count)
     run.finished_at = utcnow()
     run.kb_version = report.kb_version
     run.added, run.updated = len(report.added), len(report.updated)
@@ -184,74 +183,8 @@ async def ingest(
     run.chunks_embedded = report.chunks_embedded
     await session.flush()
     if report.added or report.updated or report.removed:
-        # fresh statistics now, not at autovacuum's next pass: with none, the planner
-        # guesses one row per filter and picks its worst plans for the vector leg
-        await session.execute(text("ANALYZE kb_chunks, kb_documents"))
+        await repository.analyze(session)
     return report
-
-
-async def _upsert_document(
-    session: AsyncSession, document: Document, embedder_id: str, content_hash: str
-) -> None:
-    meta = document.meta
-    values = dict(
-        slug=meta.slug,
-        title=meta.title,
-        category=meta.category,
-        topic=meta.topic,
-        sport=meta.sport,
-        language=meta.language,
-        source=meta.source,
-        confidence=meta.confidence,
-        last_reviewed=meta.last_reviewed,
-        tags=meta.tags,
-        path=document.path,
-        content_hash=content_hash,
-        embedder_id=embedder_id,
-    )
-    existing = await session.get(KbDocument, meta.id)
-    if existing is None:
-        session.add(KbDocument(id=meta.id, **values))
-    else:
-        for key, value in values.items():
-            setattr(existing, key, value)
-        existing.updated_at = utcnow()
-    await session.flush()
-
-
-async def _insert_chunks(
-    session: AsyncSession, document: Document, chunks: list, matrix: np.ndarray, embedder_id: str
-) -> None:
-    config = TS_CONFIG.get(document.meta.language, "simple")
-    rows = [
-        {
-            "document_id": document.id,
-            "ordinal": chunk.ordinal,
-            "heading": chunk.heading,
-            "kind": chunk.kind,
-            "content": chunk.content,
-            "content_hash": chunk.content_hash,
-            "embedder_id": embedder_id,
-            "embedding": matrix[index].tolist(),
-            "language": document.meta.language,
-            "sport": document.meta.sport,
-            "category": document.meta.category,
-            "lexical": f"{document.meta.title}\n{chunk.heading or ''}\n{chunk.content}",
-        }
-        for index, chunk in enumerate(chunks)
-    ]
-    if not rows:
-        return
-    await session.execute(
-        text(
-            "INSERT INTO kb_chunks (id, document_id, ordinal, kind, heading, content,"
-            " content_hash, embedder_id, language, sport, category, embedding, tsv, created_at)"
-            " VALUES (gen_random_uuid(), :document_id, :ordinal, :kind, :heading, :content,"
-            " :content_hash, :embedder_id, :language, :sport, :category,"
-            f" CAST(:embedding AS vector), to_tsvector('{config}', :lexical), now())"
-        ).bindparams(),
-        [{**row, "embedding": _vector_literal(row["embedding"])} for row in rows],
-    )
 
 
 def document_units(document: Document, settings: Settings) -> list[Chunk]:
@@ -268,11 +201,9 @@ def document_units(document: Document, settings: Settings) -> list[Chunk]:
     ]
 
 
-def _vector_literal(values: list[float]) -> str:
-    return "[" + ",".join(f"{value:.7g}" for value in values) + "]"
-
-
-async def _save_state(session: AsyncSession, report: IngestReport, documents: int, chunks: int):
+async def _save_state(
+    session: AsyncSession, report: IngestReport, documents: int, chunks: int
+) -> None:
     value = {
         "kb_version": report.kb_version,
         "embedder_id": report.embedder_id,
@@ -280,16 +211,16 @@ async def _save_state(session: AsyncSession, report: IngestReport, documents: in
         "chunks": chunks,
         "ingested_at": utcnow().isoformat(),
     }
-    state = await session.get(SystemState, STATE_KEY)
-    if state is None:
-        session.add(SystemState(key=STATE_KEY, value=value))
-    else:
-        state.value = value
+    await repository.save_state(session, value)
 
 
-async def current_state(session: AsyncSession) -> dict[str, Any] | None:
-    state = await session.get(SystemState, STATE_KEY)
-    return dict(state.value) if state else None
-
-
-__all__ = ["CorpusInvalid", "DocumentError", "IngestReport", "ingest", "needs_ingest"]
+__all__ = [
+    "STATE_KEY",
+    "TS_CONFIG",
+    "CorpusInvalid",
+    "DocumentError",
+    "IngestReport",
+    "current_state",
+    "ingest",
+    "needs_ingest",
+]

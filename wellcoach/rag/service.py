@@ -1,30 +1,21 @@
-"""Knowledge-base use cases shared by the CLI, jobs and (later) the chat pipeline."""
+"""Knowledge-base use cases shared by the CLI, `wellcoach up` and the chat pipeline.
+
+Queries are in `wellcoach.rag.repository`, except retrieval's, in `retrieval.py`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wellcoach.config import Settings
 from wellcoach.costs.ledger import record_usage
 from wellcoach.errors import NotFound
-from wellcoach.models import KbChunk, KbDocument
-from wellcoach.platform import Platform
-from wellcoach.rag.embedders import Embedder, make_embedder
-from wellcoach.rag.ingest import current_state
+from wellcoach.rag import repository
+from wellcoach.rag.embedders import Embedder
+from wellcoach.rag.ingest import IngestReport, default_kb_path, ingest, needs_ingest
 from wellcoach.rag.retrieval import Passage, SearchFilters, SearchResult, search
-
-_embedders: dict[int, Embedder] = {}
-
-
-def embedder_for(platform: Platform) -> Embedder:
-    """One embedder per platform (the offline model loads once per process)."""
-    key = id(platform)
-    if key not in _embedders:
-        _embedders[key] = make_embedder(platform.settings)
-    return _embedders[key]
 
 
 @dataclass(frozen=True)
@@ -38,9 +29,22 @@ class DocumentSummary:
     chunks: int
 
 
+async def sync_shipped(
+    session: AsyncSession, settings: Settings, embedder: Embedder
+) -> IngestReport | None:
+    """Ingest the shipped knowledge base when its files (or the embedder) changed since the
+    last run; None when nothing changed or there is no corpus. Run before the API serves,
+    so it never answers from an empty or stale knowledge base."""
+    root = default_kb_path(settings)
+    if not root.is_dir() or not await needs_ingest(session, settings, root, embedder.id):
+        return None
+    return await ingest(session, settings, embedder, root)
+
+
 async def search_kb(
     session: AsyncSession,
-    platform: Platform,
+    embedder: Embedder,
+    settings: Settings,
     query: str,
     filters: SearchFilters,
     top_k: int | None = None,
@@ -49,28 +53,19 @@ async def search_kb(
     tier: str | None = None,
 ) -> SearchResult:
     """Search, and record the query embedding in the cost ledger."""
-    result = await search(
-        session, embedder_for(platform), query, filters, platform.settings.rag, top_k
-    )
-    await record_usage(
-        session, result.usage, platform.settings.llm.prices, user_id=user_id, tier=tier
-    )
+    result = await search(session, embedder, query, filters, settings.rag, top_k)
+    await record_usage(session, result.usage, settings.llm.prices, user_id=user_id, tier=tier)
     return result
 
 
 async def document_passages(
     session: AsyncSession, ranked: list[Passage]
 ) -> dict[str, list[Passage]]:
-    """Every passage of the given documents, in reading order (for the offline composer).
-    Only the columns it needs: loading whole chunks would decode their vectors too."""
+    """Every passage of the given documents, in reading order (for the offline composer),
+    carrying the metadata of the document's ranked passage."""
     by_id = {passage.document_id: passage for passage in ranked}
-    rows = await session.execute(
-        select(KbChunk.id, KbChunk.document_id, KbChunk.heading, KbChunk.content)
-        .where(KbChunk.document_id.in_(list(by_id)), KbChunk.kind == "passage")
-        .order_by(KbChunk.document_id, KbChunk.ordinal)
-    )
     result: dict[str, list[Passage]] = {}
-    for chunk in rows:
+    for chunk in await repository.passages_of(session, list(by_id)):
         top = by_id[chunk.document_id]
         result.setdefault(chunk.document_id, []).append(
             replace(
@@ -91,40 +86,20 @@ async def list_documents(
     category: str | None = None,
     sport: str | None = None,
 ) -> list[DocumentSummary]:
-    counts = (
-        select(KbChunk.document_id, func.count().label("chunks"))
-        .where(KbChunk.kind == "passage")
-        .group_by(KbChunk.document_id)
-        .subquery()
+    rows = await repository.documents_with_counts(
+        session, language=language, category=category, sport=sport
     )
-    query = (
-        select(KbDocument, func.coalesce(counts.c.chunks, 0))
-        .outerjoin(counts, counts.c.document_id == KbDocument.id)
-        .order_by(KbDocument.category, KbDocument.topic, KbDocument.id)
-    )
-    if language:
-        query = query.where(KbDocument.language == language)
-    if category:
-        query = query.where(KbDocument.category == category)
-    if sport:
-        query = query.where(KbDocument.sport == sport)
-    rows = await session.execute(query)
     return [
-        DocumentSummary(
-            doc.id, doc.title, doc.category, doc.topic, doc.sport, doc.language, int(chunks)
-        )
+        DocumentSummary(doc.id, doc.title, doc.category, doc.topic, doc.sport, doc.language, chunks)
         for doc, chunks in rows
     ]
 
 
 async def get_document(session: AsyncSession, document_id: str) -> dict[str, Any]:
-    document = await session.get(KbDocument, document_id)
+    document = await repository.get_document(session, document_id)
     if document is None:
         raise NotFound(f"No knowledge-base document {document_id!r}.")
-    chunks = await session.scalars(
-        select(KbChunk).where(KbChunk.document_id == document_id).order_by(KbChunk.ordinal)
-    )
-    units = list(chunks)
+    units = await repository.chunks_of(session, document_id)
     return {
         "id": document.id,
         "title": document.title,
@@ -148,21 +123,17 @@ async def get_document(session: AsyncSession, document_id: str) -> dict[str, Any
 
 
 async def stats(session: AsyncSession) -> dict[str, Any]:
-    state = await current_state(session) or {}
-    by = await session.execute(
-        select(KbDocument.category, KbDocument.language, func.count())
-        .group_by(KbDocument.category, KbDocument.language)
-        .order_by(KbDocument.category, KbDocument.language)
-    )
-    rows = list(by)
-    kinds = await session.execute(select(KbChunk.kind, func.count()).group_by(KbChunk.kind))
+    state = await repository.current_state(session) or {}
+    rows = await repository.documents_by_category_language(session)
+    units = await repository.units_by_kind(session)
     return {
         "kb_version": state.get("kb_version"),
         "embedder_id": state.get("embedder_id"),
         "ingested_at": state.get("ingested_at"),
-        "documents": sum(count for _, _, count in rows),
+        "documents": sum(row.documents for row in rows),
         "by_category_language": [
-            {"category": c, "language": lang, "documents": n} for c, lang, n in rows
+            {"category": row.category, "language": row.language, "documents": row.documents}
+            for row in rows
         ],
-        "units": {kind: count for kind, count in kinds},
+        "units": units,
     }

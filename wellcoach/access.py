@@ -1,11 +1,13 @@
-"""Who may do what: the one authorization helper every adapter and service uses."""
+"""Who is acting: the subject every access-control query takes.
+
+A neutral module below the domains: accounts, auth and chat all filter by it, and none
+of them owns it (it was auth's, which made accounts and auth import each other)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
-from wellcoach.errors import NotFound
 from wellcoach.models.enums import Role
 
 
@@ -24,10 +26,3 @@ class Subject:
 
 
 ADMIN_CLI = Subject(user_id=None, role=Role.admin, tier="team", email_verified=True)
-
-
-def require_self_or_admin(subject: Subject, owner_id: uuid.UUID) -> None:
-    """Someone else's resource answers 404, never 403: its existence is not revealed."""
-    if subject.is_admin or subject.user_id == owner_id:
-        return
-    raise NotFound()

@@ -9,6 +9,7 @@ first, then the embedded servers, so nothing is left orphaned.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -22,12 +23,29 @@ import httpx
 import structlog
 
 from wellcoach.config import Settings
+from wellcoach.db import migrate
+from wellcoach.platform import open_platform
+from wellcoach.rag.ingest import IngestReport
+from wellcoach.rag.service import sync_shipped
 from wellcoach.runtime import postgres
 from wellcoach.runtime.services import ServiceUrls, pgdata_dir, resolve_services, stop_embedded
 
 log = structlog.get_logger(__name__)
 
-DASHBOARD_APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+# the dashboard ships in the same distribution, beside this package
+DASHBOARD_APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+
+
+def dashboard_argv(settings: Settings) -> list[str]:
+    """The command that serves the Streamlit dashboard, headless, sending no statistics."""
+    # one flag and its value a line
+    return [
+        sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
+        "--server.port", str(settings.dashboard.port),
+        "--server.address", settings.dashboard.host,
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
 
 
 @dataclass
@@ -41,7 +59,7 @@ class Child:
 
     def start(self, env: dict[str, str], log_dir: Path) -> None:
         self.log_path = log_dir / f"{self.name}.log"
-        handle = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
+        handle = open(self.log_path, "ab")  # the child keeps its own copy of the descriptor
         self.process = subprocess.Popen(
             self.argv, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -88,23 +106,13 @@ class Supervisor:
         return env
 
     def plan(self) -> list[Child]:
-        python = sys.executable
-        cli = [python, "-m", "cli.main"]
+        cli = [sys.executable, "-m", "cli.main"]
         return [
             Child("api", [*cli, "api"]),
             Child("worker", [*cli, "worker"]),
             Child("scheduler", [*cli, "cron"]),
-            Child(
-                "dashboard",
-                [
-                    python, "-m", "streamlit", "run", str(DASHBOARD_APP),
-                    "--server.port", str(self.settings.dashboard.port),
-                    "--server.address", self.settings.dashboard.host,
-                    "--server.headless", "true",
-                    "--browser.gatherUsageStats", "false",
-                ],
-            ),
-        ]  # fmt: skip
+            Child("dashboard", dashboard_argv(self.settings)),
+        ]
 
     def start_children(self) -> None:
         log_dir = self.settings.data_path / "logs"
@@ -132,7 +140,7 @@ class Supervisor:
         env = self.child_env()
         while not self.stopping:
             time.sleep(interval)
-            if self.stopping:
+            if self.stop_requested():  # by the signal handler, while we slept
                 break
             if (
                 self.urls.embedded_postgres
@@ -157,6 +165,9 @@ class Supervisor:
                         time.sleep(min(30, 2**child.restarts))
                     child.start(env, self.settings.data_path / "logs")
 
+    def stop_requested(self) -> bool:
+        return self.stopping
+
     def shutdown(self, keep_services: bool = False) -> list[str]:
         self.stopping = True
         for child in reversed(self.children):
@@ -174,8 +185,6 @@ class Supervisor:
 def prepare(settings: Settings, on_event: Callable[[str], None] = print) -> Supervisor:
     """Resolve services, migrate, ingest the knowledge base if it changed: all before
     any child starts, so the API never serves an empty knowledge base."""
-    from wellcoach.db import migrate
-
     urls = resolve_services(settings)
     migrate.upgrade(urls.database_url)
     report = sync_knowledge_base(settings, urls)
@@ -187,25 +196,14 @@ def prepare(settings: Settings, on_event: Callable[[str], None] = print) -> Supe
     return Supervisor(settings=settings, urls=urls)
 
 
-def sync_knowledge_base(settings: Settings, urls: ServiceUrls):  # noqa: ANN201
+def sync_knowledge_base(settings: Settings, urls: ServiceUrls) -> IngestReport | None:
     """Ingest the shipped knowledge base on first start and whenever its files change."""
-    import asyncio
 
-    from wellcoach.platform import open_platform
-    from wellcoach.rag.ingest import default_kb_path, ingest, needs_ingest
-    from wellcoach.rag.service import embedder_for
-
-    async def run():  # noqa: ANN202
+    async def run() -> IngestReport | None:
         platform = await open_platform(settings, urls)
         try:
-            root = default_kb_path(settings)
-            embedder = embedder_for(platform)
             async with platform.unit_of_work() as session:
-                if not root.is_dir() or not await needs_ingest(
-                    session, settings, root, embedder.id
-                ):
-                    return None
-                return await ingest(session, settings, embedder, root)
+                return await sync_shipped(session, settings, platform.embedder)
         finally:
             await platform.close()
 

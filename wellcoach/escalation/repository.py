@@ -1,0 +1,88 @@
+"""Escalation queries, including the one access-control query every read path uses."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wellcoach.access import Subject
+from wellcoach.models import Coach, Escalation
+from wellcoach.models.enums import EscalationReason, EscalationStatus, Role, Urgency
+
+
+@dataclass(frozen=True)
+class NewEscalation:
+    """The row to insert, texts already sealed. Inserted with a statement rather than
+    `session.add`, so that a message escalated twice meets ON CONFLICT, not an error."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    session_id: uuid.UUID | None
+    reason: EscalationReason
+    urgency: Urgency
+    status: EscalationStatus
+    source: str
+    message_id: uuid.UUID | None
+    message_encrypted: bytes
+    context_encrypted: bytes
+    response_time_sla: str
+    sla_due_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+# Select[Escalation], not 2.0's Select[tuple[Escalation]]: SQLAlchemy 2.1 (installed)
+# types a select by its columns
+def escalations_readable_by(subject: Subject) -> Select[Escalation]:
+    """Escalations `subject` may read.
+
+    Admins read all; everyone reads their own; a coach also reads the escalations
+    assigned to them, whatever their status (a closed case stays in the coach's
+    history). Team managers read no one else's: escalations are personal data.
+    """
+    query = select(Escalation)
+    if subject.is_admin:
+        return query
+    conditions = [Escalation.user_id == subject.user_id]
+    if subject.role == Role.coach:
+        conditions.append(
+            exists(
+                select(Coach.id).where(
+                    Coach.id == Escalation.assigned_coach_id,
+                    Coach.user_id == subject.user_id,
+                )
+            )
+        )
+    return query.where(or_(*conditions))
+
+
+async def by_message(session: AsyncSession, message_id: uuid.UUID) -> Escalation | None:
+    """The escalation a chat message opened, if it opened one."""
+    return await session.scalar(select(Escalation).where(Escalation.message_id == message_id))
+
+
+async def insert_or_get(session: AsyncSession, new: NewEscalation) -> Escalation:
+    """Insert `new`, or, if its message already opened an escalation (a concurrent retry
+    of the same turn), leave that one alone; either way return the row now stored.
+
+    The caller tells the two apart by comparing ids."""
+    statement = insert(Escalation).values(
+        {field.name: getattr(new, field.name) for field in fields(new)}
+    )
+    if new.message_id is not None:
+        statement = statement.on_conflict_do_nothing(index_elements=["message_id"])
+    await session.execute(statement)
+    stored = await session.scalar(
+        select(Escalation).where(
+            Escalation.message_id == new.message_id
+            if new.message_id is not None
+            else Escalation.id == new.id
+        )
+    )
+    assert stored is not None  # inserted, or held by the conflicting row
+    return stored
