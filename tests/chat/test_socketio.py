@@ -8,12 +8,13 @@ import uuid
 import pytest
 import socketio
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.support.realtime import Recorder, committed_user, connect, new_session, send, tokens
 from tests.support.services import running_app
 from wellcoach.config import LlmSettings
-from wellcoach.models import Message
+from wellcoach.db.base import utcnow
+from wellcoach.models import Message, User
 from wellcoach.models.enums import MessageStatus
 
 
@@ -25,6 +26,17 @@ async def test_connections_need_a_valid_token_of_a_verified_user(live_server, pl
     unverified = (await tokens(live_server, email))["access_token"]
     with pytest.raises(socketio.exceptions.ConnectionError):
         await connect(live_server, unverified)
+
+
+async def test_a_deleted_or_disabled_account_cannot_connect(live_server, platform):
+    """The connect handler runs the same token check as the HTTP API."""
+    for change in ({"deleted_at": utcnow()}, {"disabled_at": utcnow()}):
+        user_id, email = await committed_user(platform)
+        access = (await tokens(live_server, email))["access_token"]
+        async with platform.unit_of_work() as session:
+            await session.execute(update(User).where(User.id == user_id).values(**change))
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await connect(live_server, access)
 
 
 async def test_full_conversation_over_socketio(live_server, platform):
