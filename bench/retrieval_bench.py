@@ -587,7 +587,7 @@ async def capture_search(
     captured: list[tuple[str, dict[str, Any]]] = []
     original = retrieval.run_statements
 
-    async def recording(session: Any, statements: list[Any]) -> list[list[dict]]:
+    async def recording(session: Any, statements: list[Any]) -> list[list[tuple[Any, ...]]]:
         captured.extend(statements)
         return await original(session, statements)
 

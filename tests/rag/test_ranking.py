@@ -3,11 +3,15 @@ fusion and MMR. The SQL legs are exercised by the kb tests through the CLI."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pytest
 
 from wellcoach.config import RagSettings
 from wellcoach.rag.retrieval import (
+    Candidate,
+    PassageDetail,
     SearchFilters,
     rank_families,
     score_documents,
@@ -17,24 +21,31 @@ from wellcoach.rag.retrieval import (
 SETTINGS = RagSettings()
 
 
-def row(chunk: str, document: str, similarity: float, *, kind: str = "passage", **extra):
-    return {
-        "chunk_id": chunk,
-        "document_id": document,
-        "kind": kind,
-        "sport": extra.get("sport", "all"),
-        "language": extra.get("language", "en"),
-        "similarity": similarity,
-    }
+def row(
+    chunk: str,
+    document: str,
+    similarity: float,
+    *,
+    kind: str = "passage",
+    sport: str = "all",
+    language: str = "en",
+) -> Candidate:
+    return Candidate(chunk, document, kind, sport, language, similarity)
 
 
-def detail(chunk: str, slug: str, *, lexical: float | None = None, vector=None):
-    return {
-        "chunk_id": chunk,
-        "slug": slug,
-        "lexical": lexical,
-        "embedding": np.asarray(vector, dtype=np.float32) if vector is not None else None,
-    }
+def detail(slug: str, *, lexical: float | None = None, vector=None) -> PassageDetail:
+    return PassageDetail(
+        heading=None,
+        category="recovery",
+        content="…",
+        slug=slug,
+        title=slug,
+        topic="sleep",
+        source="test",
+        last_reviewed=date(2024, 1, 1),
+        embedding=np.asarray(vector, dtype=np.float32) if vector is not None else None,
+        lexical=lexical,
+    )
 
 
 def test_a_matching_question_lifts_its_document_above_a_closer_passage():
@@ -45,13 +56,13 @@ def test_a_matching_question_lifts_its_document_above_a_closer_passage():
         row("q1", "doc-a", 0.40, kind="question"),
     ]
     scored = score_documents(rows, SearchFilters(), SETTINGS)
-    assert [doc["passages"][0]["document_id"] for _, doc in scored] == ["doc-b", "doc-a"]
+    assert [doc.head.document_id for doc in scored] == ["doc-b", "doc-a"]
 
 
 def test_documents_found_only_through_questions_are_dropped_until_a_passage_is_known():
     rows = [row("q1", "doc-a", 0.9, kind="question"), row("p2", "doc-b", 0.5)]
     scored = score_documents(rows, SearchFilters(), SETTINGS)
-    assert [doc["passages"][0]["document_id"] for _, doc in scored] == ["doc-b"]
+    assert [doc.head.document_id for doc in scored] == ["doc-b"]
 
 
 def test_sport_and_language_boosts_break_near_ties():
@@ -61,9 +72,9 @@ def test_sport_and_language_boosts_break_near_ties():
     ]
     filters = SearchFilters(sport="tennis", language="it")
     scored = score_documents(rows, filters, SETTINGS)
-    assert scored[0][1]["passages"][0]["document_id"] == "tennis-it"
+    assert scored[0].head.document_id == "tennis-it"
     boost = SETTINGS.sport_boost + SETTINGS.language_boost
-    assert abs(scored[0][0] - (0.580 + boost) * SETTINGS.passage_weight) < 0.2
+    assert abs(scored[0].score - (0.580 + boost) * SETTINGS.passage_weight) < 0.2
 
 
 def test_one_version_per_family_in_the_users_language_with_the_best_evidence():
@@ -77,26 +88,26 @@ def test_one_version_per_family_in_the_users_language_with_the_best_evidence():
         SETTINGS,
     )
     details = {
-        "en1": detail("en1", "breathing"),
-        "it1": detail("it1", "breathing"),
-        "x1": detail("x1", "sleep"),
+        "en1": detail("breathing"),
+        "it1": detail("breathing"),
+        "x1": detail("sleep"),
     }
     ranked = rank_families(scored, details, SearchFilters(language="it"), SETTINGS)
-    heads = [doc["passages"][0]["chunk_id"] for _, doc in ranked]
+    heads = [doc.head.chunk_id for doc in ranked]
     assert heads == ["it1", "x1"]  # the Italian version, ranked by the English one's score
-    english_score = next(score for score, doc in scored if doc["passages"][0]["chunk_id"] == "en1")
-    assert ranked[0][0] == english_score
+    english_score = next(doc.score for doc in scored if doc.head.chunk_id == "en1")
+    assert ranked[0].score == english_score
 
 
 def test_full_text_rank_is_fused_as_evidence_and_orders_otherwise_equal_documents():
     scored = score_documents(
         [row("a", "doc-a", 0.5), row("b", "doc-b", 0.5)], SearchFilters(), SETTINGS
     )
-    details = {"a": detail("a", "a"), "b": detail("b", "b", lexical=0.3)}
+    details = {"a": detail("a"), "b": detail("b", lexical=0.3)}
     ranked = rank_families(scored, details, SearchFilters(), SETTINGS)
-    assert ranked[0][1]["passages"][0]["chunk_id"] == "b"
+    assert ranked[0].head.chunk_id == "b"
     bonus = SETTINGS.lexical_weight / (SETTINGS.rrf_k + 1)
-    assert ranked[0][0] - ranked[1][0] == pytest.approx(bonus)
+    assert ranked[0].score - ranked[1].score == pytest.approx(bonus)
 
 
 def test_mmr_prefers_a_different_document_to_a_near_duplicate():
@@ -107,13 +118,13 @@ def test_mmr_prefers_a_different_document_to_a_near_duplicate():
     )
     same, other = [1.0, 0.0], [0.0, 1.0]
     details = {
-        "a": detail("a", "a", vector=same),
-        "a2": detail("a2", "a2", vector=same),
-        "b": detail("b", "b", vector=other),
+        "a": detail("a", vector=same),
+        "a2": detail("a2", vector=same),
+        "b": detail("b", vector=other),
     }
     ranked = rank_families(scored, details, SearchFilters(), SETTINGS)
     chosen = select_passages(ranked, details, SETTINGS, top_k=2)
-    assert [passage["chunk_id"] for _, passage in chosen] == ["a", "b"]
+    assert [passage.chunk_id for _, passage in chosen] == ["a", "b"]
 
 
 def test_second_passages_fill_the_result_when_documents_run_out():
@@ -122,8 +133,8 @@ def test_second_passages_fill_the_result_when_documents_run_out():
         SearchFilters(),
         SETTINGS,
     )
-    details = {"a1": detail("a1", "a", vector=[1.0, 0.0])}
+    details = {"a1": detail("a", vector=[1.0, 0.0])}
     ranked = rank_families(scored, details, SearchFilters(), SETTINGS)
     chosen = select_passages(ranked, details, SETTINGS, top_k=3)
     # at most max_chunks_per_document passages of one document
-    assert [passage["chunk_id"] for _, passage in chosen] == ["a1", "a2"]
+    assert [passage.chunk_id for _, passage in chosen] == ["a1", "a2"]

@@ -19,13 +19,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date
 from typing import Any
 
 import numpy as np
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import TupleRow, tuple_row
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -79,6 +80,52 @@ class SearchResult:
     widened: bool  # the sport filter left too little and was dropped
 
 
+@dataclass(slots=True)
+class Candidate:
+    """A passage or question found by the vector leg: all that document scoring reads.
+    Built positionally from the driver's tuple rows (the fields are the vector leg's
+    columns, in order): this is the hottest read path."""
+
+    chunk_id: str
+    document_id: str
+    kind: str  # "passage" or "question"
+    sport: str
+    language: str
+    similarity: float
+
+
+@dataclass(slots=True)
+class PassageDetail:
+    """What a passage shows and how MMR compares it, fetched only for the passages that
+    may be returned (each document's best one, and second ones when documents run out)."""
+
+    heading: str | None
+    category: str
+    content: str
+    slug: str  # the document family: every language version shares it
+    title: str
+    topic: str
+    source: str
+    last_reviewed: date
+    embedding: np.ndarray | None  # only on the candidates statement's rows
+    lexical: float | None  # full-text rank; None when no query word matches
+
+
+@dataclass(slots=True)
+class ScoredDocument:
+    """A document as ranking sees it: its score at the current step, its passages best
+    first (the head, passages[0], is the one MMR compares and search returns) and the best
+    similarity of its questions."""
+
+    score: float
+    passages: list[Candidate]
+    question: float | None
+
+    @property
+    def head(self) -> Candidate:
+        return self.passages[0]
+
+
 # OR semantics: paraphrased chat shares few words with a passage, so any shared word counts
 TSQUERY = (
     "CAST(replace(CAST(plainto_tsquery(CAST(%(config)s AS regconfig), %(text)s) AS text),"
@@ -90,11 +137,22 @@ SETTINGS = (
     " set_config('hnsw.iterative_scan', 'relaxed_order', true)"
 )
 Statement = tuple[str, dict[str, Any]]
-# what the details of a passage add to its candidate row (see _details_select)
+# what the details of a passage add to its candidate row, in _details_select's order
+# (_detail reads them by position)
 DETAIL_COLUMNS = (
-    "heading", "category", "content", "slug", "title", "topic", "source", "last_reviewed",
-    "vector", "lexical",
-)  # fmt: skip
+    "heading",
+    "category",
+    "content",
+    "slug",
+    "title",
+    "topic",
+    "source",
+    "last_reviewed",
+    "vector",
+    "lexical",
+)
+# a candidates row: Candidate's columns, then DETAIL_COLUMNS
+_CANDIDATE_WIDTH = len(fields(Candidate))
 
 
 def _where(filters: SearchFilters) -> tuple[str, dict[str, Any]]:
@@ -190,21 +248,26 @@ def details_statement(query: dict[str, Any], chunk_ids: list[str]) -> Statement:
     )
 
 
-async def run_statements(session: AsyncSession, statements: list[Statement]) -> list[list[dict]]:
+async def run_statements(
+    session: AsyncSession, statements: list[Statement]
+) -> list[list[TupleRow]]:
     """Run statements in the session's transaction, in one round trip, on the driver.
 
     Search is the hottest read path: psycopg's pipeline sends the statements together,
     and they are never server-prepared, so each gets a plan made for its own vector (a
-    generic plan cannot see it and may skip the HNSW index). Driver errors surface as
-    SQLAlchemy's, like every other database error.
+    generic plan cannot see it and may skip the HNSW index). Rows stay plain tuples, the
+    cheapest the driver makes; the caller turns them into its types once. Driver errors
+    surface as SQLAlchemy's, like every other database error.
     """
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
-    cursors = []
+    if not isinstance(driver, psycopg.AsyncConnection):  # pipelines are psycopg's own
+        raise TypeError(f"search needs psycopg's async driver, not {type(driver).__name__}")
+    cursors: list[psycopg.AsyncCursor[TupleRow]] = []
     try:
         async with driver.pipeline():
             for sql, params in statements:
-                cursor = driver.cursor(row_factory=dict_row)
+                cursor = driver.cursor(row_factory=tuple_row)
                 await cursor.execute(sql, params, prepare=False)
                 cursors.append(cursor)
         return [await cursor.fetchall() for cursor in cursors]
@@ -212,32 +275,46 @@ async def run_statements(session: AsyncSession, statements: list[Statement]) -> 
         raise DBAPIError(statements[-1][0], statements[-1][1], exc) from exc
 
 
-def _by_similarity(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows.sort(key=lambda row: -row["similarity"])  # relaxed_order returns near-sorted rows
-    return rows
+def _detail(columns: Sequence[Any]) -> PassageDetail | None:
+    """A passage's DETAIL_COLUMNS, its vector decoded once; None when the row was not
+    described (the candidates statement leaves all but each document's head NULL)."""
+    heading, category, content, slug, title, topic, source, last_reviewed, raw, lexical = columns
+    if content is None:
+        return None
+    # vector_send: int16 dimension, int16 unused, then big-endian float4s
+    embedding = np.frombuffer(raw, dtype=">f4", offset=4).astype(np.float32) if raw else None
+    return PassageDetail(
+        heading, category, content, slug, title, topic, source, last_reviewed, embedding, lexical
+    )
 
 
-def _with_vectors(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The described rows (those with text), by chunk id, their vectors decoded; the
-    detail columns leave the candidate rows."""
+def _read_candidates(rows: list[TupleRow]) -> tuple[list[Candidate], dict[str, PassageDetail]]:
+    """The candidates statement's rows, and the details of those it described, by chunk id
+    (in row order: full-text ties keep it)."""
+    candidates = []
     details = {}
     for row in rows:
-        detail = {"chunk_id": row["chunk_id"]} | {
-            column: row.pop(column) for column in DETAIL_COLUMNS if column in row
-        }
-        if detail.get("content") is None:
-            continue
-        raw = detail.pop("vector")
-        # vector_send: int16 dimension, int16 unused, then big-endian float4s
-        detail["embedding"] = (
-            np.frombuffer(raw, dtype=">f4", offset=4).astype(np.float32) if raw else None
-        )
-        details[detail["chunk_id"]] = detail
+        candidate = Candidate(*row[:_CANDIDATE_WIDTH])
+        candidates.append(candidate)
+        detail = _detail(row[_CANDIDATE_WIDTH:])
+        if detail is not None:
+            details[candidate.chunk_id] = detail
+    return candidates, details
+
+
+def _read_details(rows: list[TupleRow]) -> dict[str, PassageDetail]:
+    """The details statement's rows (chunk id, then DETAIL_COLUMNS), by chunk id."""
+    details = {}
+    for row in rows:
+        detail = _detail(row[1:])
+        if detail is not None:
+            details[row[0]] = detail
     return details
 
 
-def _citation(row: dict[str, Any]) -> str:
-    return f"{row['title']} — {row['source']} [kb:{row['document_id']}]"
+def _by_similarity(candidates: list[Candidate]) -> list[Candidate]:
+    candidates.sort(key=lambda c: -c.similarity)  # relaxed_order returns near-sorted rows
+    return candidates
 
 
 async def search(
@@ -278,155 +355,154 @@ async def search(
             candidates_statement(embedder, prepared, filters, limit),
         ],
     )
+    candidates, details = _read_candidates(rows)
     widened = False
-    if filters.sport and len({row["document_id"] for row in rows}) < top_k:
+    if filters.sport and len({c.document_id for c in candidates}) < top_k:
         # too little for this sport: fall back to every sport
         widened = True
         wider_filters = replace(filters, sport=None)
         [wider] = await run_statements(
             session, [candidates_statement(embedder, prepared, wider_filters, limit)]
         )
-        seen = {row["chunk_id"] for row in rows}
-        rows += [row for row in wider if row["chunk_id"] not in seen]
-    details = _with_vectors(rows)
+        seen = {c.chunk_id for c in candidates}
+        more, more_details = _read_candidates([row for row in wider if row[0] not in seen])
+        candidates += more
+        details |= more_details
     timings["vector"] = (time.perf_counter() - started) * 1000
 
     started = time.perf_counter()
-    scored = score_documents(_by_similarity(rows), filters, settings)
+    scored = score_documents(_by_similarity(candidates), filters, settings)
     # enough documents for MMR after language versions of one document are merged
     shortlist = scored[: top_k * settings.shortlist_factor]
-    heads = {doc["passages"][0]["chunk_id"] for _, doc in shortlist}
+    heads = {doc.head.chunk_id for doc in shortlist}
     shortlisted = {key: value for key, value in details.items() if key in heads}
     ranked = rank_families(shortlist, shortlisted, filters, settings)
     chosen = select_passages(ranked, shortlisted, settings, top_k)
-    extra = [row["chunk_id"] for _, row in chosen if row["chunk_id"] not in details]
+    extra = [c.chunk_id for _, c in chosen if c.chunk_id not in details]
     if extra:
         [found] = await run_statements(session, [details_statement(prepared, extra)])
-        details |= _with_vectors(found)
-    passages = [_passage(score, row, details[row["chunk_id"]]) for score, row in chosen]
+        details |= _read_details(found)
+    passages = [_passage(score, c, details[c.chunk_id]) for score, c in chosen]
     timings["rerank"] = (time.perf_counter() - started) * 1000
     return SearchResult(passages, usage, timings, widened)
 
 
-def _passage(score: float, row: dict[str, Any], detail: dict[str, Any]) -> Passage:
+def _passage(score: float, candidate: Candidate, detail: PassageDetail) -> Passage:
     return Passage(
-        chunk_id=row["chunk_id"],
-        document_id=row["document_id"],
-        slug=detail["slug"],
-        title=detail["title"],
-        heading=detail["heading"],
-        topic=detail["topic"],
-        category=detail["category"],
-        sport=row["sport"],
-        language=row["language"],
-        source=detail["source"],
-        last_reviewed=detail["last_reviewed"],
-        content=detail["content"],
+        chunk_id=candidate.chunk_id,
+        document_id=candidate.document_id,
+        slug=detail.slug,
+        title=detail.title,
+        heading=detail.heading,
+        topic=detail.topic,
+        category=detail.category,
+        sport=candidate.sport,
+        language=candidate.language,
+        source=detail.source,
+        last_reviewed=detail.last_reviewed,
+        content=detail.content,
         score=score,
-        similarity=float(row["similarity"]),
-        citation=_citation(row | detail),
-        embedding=detail["embedding"],
+        similarity=candidate.similarity,
+        citation=f"{detail.title} — {detail.source} [kb:{candidate.document_id}]",
+        embedding=detail.embedding,
     )
 
 
 def score_documents(
-    rows: list[dict[str, Any]], filters: SearchFilters, settings: RagSettings
-) -> list[tuple[float, dict[str, Any]]]:
+    candidates: list[Candidate], filters: SearchFilters, settings: RagSettings
+) -> list[ScoredDocument]:
     """Score documents from their best passage and best question, plus the metadata
     boosts. Best first; each document keeps its passages, best first."""
-    documents: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        doc = documents.setdefault(row["document_id"], {"passages": [], "question": None})
-        if row["kind"] == "question":
-            if doc["question"] is None or row["similarity"] > doc["question"]:
-                doc["question"] = row["similarity"]
+    documents: dict[str, ScoredDocument] = {}
+    for candidate in candidates:
+        doc = documents.get(candidate.document_id)
+        if doc is None:  # scored below, once all its rows are in
+            doc = documents[candidate.document_id] = ScoredDocument(0.0, [], None)
+        if candidate.kind == "question":
+            if doc.question is None or candidate.similarity > doc.question:
+                doc.question = candidate.similarity
         else:
-            doc["passages"].append(row)
-    documents = {key: doc for key, doc in documents.items() if doc["passages"]}
-    if not documents:
+            doc.passages.append(candidate)
+    scored = [doc for doc in documents.values() if doc.passages]
+    if not scored:
         return []
-    question_sims = [d["question"] for d in documents.values() if d["question"] is not None]
+    question_sims = [doc.question for doc in scored if doc.question is not None]
     # a document not among the retrieved questions scores as the weakest one retrieved
     question_floor = min(question_sims) if question_sims else 0.0
-    scored = []
-    for doc in documents.values():
-        doc["passages"].sort(key=lambda p: -p["similarity"])
-        head = doc["passages"][0]
-        question = doc["question"] if doc["question"] is not None else question_floor
-        score = settings.passage_weight * head["similarity"] + settings.question_weight * question
-        if filters.sport and head["sport"] == filters.sport:
+    for doc in scored:
+        doc.passages.sort(key=lambda p: -p.similarity)
+        head = doc.head
+        question = doc.question if doc.question is not None else question_floor
+        score = settings.passage_weight * head.similarity + settings.question_weight * question
+        if filters.sport and head.sport == filters.sport:
             score += settings.sport_boost
-        if filters.language and head["language"] == filters.language:
+        if filters.language and head.language == filters.language:
             score += settings.language_boost
-        scored.append((score, doc))
-    scored.sort(key=lambda item: -item[0])
+        doc.score = score
+    scored.sort(key=lambda doc: -doc.score)
     return scored
 
 
 def rank_families(
-    scored: list[tuple[float, dict[str, Any]]],
-    details: dict[str, dict[str, Any]],
+    scored: list[ScoredDocument],
+    details: dict[str, PassageDetail],
     filters: SearchFilters,
     settings: RagSettings,
-) -> list[tuple[float, dict[str, Any]]]:
+) -> list[ScoredDocument]:
     """Fuse the full-text rank (reciprocal rank fusion) and keep one language version per
     document family: the user's language when it was found, scored with the family's
-    best evidence, else the best-scoring version. Best first."""
+    best evidence, else the best-scoring version. Best first; `scored` is left as is."""
     lexical = sorted(
-        (d for d in details.values() if d["lexical"] is not None), key=lambda d: -d["lexical"]
+        ((chunk_id, d.lexical) for chunk_id, d in details.items() if d.lexical is not None),
+        key=lambda item: -item[1],
     )
-    lexical_rank = {detail["chunk_id"]: rank for rank, detail in enumerate(lexical)}
-    by_family: dict[str, list[tuple[float, dict[str, Any]]]] = {}
-    for score, doc in scored:
-        head = doc["passages"][0]["chunk_id"]
+    lexical_rank = {chunk_id: rank for rank, (chunk_id, _) in enumerate(lexical)}
+    by_family: dict[str, list[tuple[float, ScoredDocument]]] = {}
+    for doc in scored:
+        head = doc.head.chunk_id
         if head not in details:
             continue
+        score = doc.score
         if head in lexical_rank:
             score += settings.lexical_weight / (settings.rrf_k + lexical_rank[head] + 1)
-        by_family.setdefault(details[head]["slug"], []).append((score, doc))
+        by_family.setdefault(details[head].slug, []).append((score, doc))
     ranked = []
     for versions in by_family.values():
-        best = max(versions, key=lambda item: item[0])
-        preferred = [
-            item for item in versions if item[1]["passages"][0]["language"] == filters.language
-        ]
-        ranked.append((best[0], preferred[0][1] if preferred else best[1]))
-    ranked.sort(key=lambda item: -item[0])
+        best_score, best = max(versions, key=lambda item: item[0])
+        chosen = next((doc for _, doc in versions if doc.head.language == filters.language), best)
+        ranked.append(ScoredDocument(best_score, chosen.passages, chosen.question))
+    ranked.sort(key=lambda doc: -doc.score)
     return ranked
 
 
 def select_passages(
-    ranked: list[tuple[float, dict[str, Any]]],
-    details: dict[str, dict[str, Any]],
+    ranked: list[ScoredDocument],
+    details: dict[str, PassageDetail],
     settings: RagSettings,
     top_k: int,
-) -> list[tuple[float, dict[str, Any]]]:
-    """MMR over the documents' best passages, then second passages if too few documents."""
+) -> list[tuple[float, Candidate]]:
+    """MMR over the documents' best passages, then second passages if too few documents.
+    Each passage comes with its document's score."""
     vectors = {
-        chunk_id: detail["embedding"]
+        chunk_id: detail.embedding
         for chunk_id, detail in details.items()
-        if detail.get("embedding") is not None
+        if detail.embedding is not None
     }
-    pool = [item for item in ranked if item[1]["passages"][0]["chunk_id"] in vectors]
-    chosen: list[tuple[float, dict[str, Any]]] = []
+    pool = [(doc, vectors[doc.head.chunk_id]) for doc in ranked if doc.head.chunk_id in vectors]
+    chosen: list[tuple[ScoredDocument, np.ndarray]] = []
     while pool and len(chosen) < top_k:
 
-        def mmr(item: tuple[float, dict[str, Any]]) -> float:
-            head = vectors[item[1]["passages"][0]["chunk_id"]]
-            redundancy = max(
-                (float(head @ vectors[other[1]["passages"][0]["chunk_id"]]) for other in chosen),
-                default=0.0,
-            )
-            return settings.mmr_lambda * item[0] - (1 - settings.mmr_lambda) * redundancy
+        def mmr(index: int) -> float:
+            doc, head = pool[index]
+            redundancy = max((float(head @ other) for _, other in chosen), default=0.0)
+            return settings.mmr_lambda * doc.score - (1 - settings.mmr_lambda) * redundancy
 
-        best = max(pool, key=mmr)
-        chosen.append(best)
-        pool.remove(best)
+        chosen.append(pool.pop(max(range(len(pool)), key=mmr)))
 
-    selected = [(score, doc["passages"][0]) for score, doc in chosen]
-    for score, doc in chosen:  # fewer documents than asked: add second passages
+    selected = [(doc.score, doc.head) for doc, _ in chosen]
+    for doc, _ in chosen:  # fewer documents than asked: add second passages
         if len(selected) >= top_k:
             break
-        extra = doc["passages"][1 : settings.max_chunks_per_document]
-        selected.extend((score, row) for row in extra[: top_k - len(selected)])
+        extra = doc.passages[1 : settings.max_chunks_per_document]
+        selected.extend((doc.score, candidate) for candidate in extra[: top_k - len(selected)])
     return selected
