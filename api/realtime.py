@@ -28,7 +28,6 @@ from wellcoach.chat.deps import Units
 from wellcoach.chat.schemas import MessageStatusIn, SendMessageIn
 from wellcoach.chat.turns import Accepted, Answered, Failed, Queued, Turns
 from wellcoach.errors import WellcoachError
-from wellcoach.models import User
 from wellcoach.models.enums import MessageStatus
 from wellcoach.notify.devices import NAMESPACE, room
 from wellcoach.platform import Platform
@@ -128,11 +127,8 @@ class ChatNamespace(socketio.AsyncNamespace):
         event = MessageStatusIn.model_validate(data)
         user_id = await self._user_id(sid)
         async with self.units() as session:
-            user = await session.get(User, user_id)
-            if user is None:
-                raise InvalidToken()
             changed = await service.set_status(
-                session, user, event.message_ids, MessageStatus(event.status)
+                session, user_id, event.message_ids, MessageStatus(event.status)
             )
         for message_id in event.message_ids:
             await self.emit(

@@ -9,24 +9,23 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from api.main import create_app
 from tests.doubles.openai_server import FakeOpenAIServer
 from tests.support.clients import make_client
 from tests.support.data import KB_SMALL
 from tests.support.services import TestServices, running_app, start_test_services
+from tests.support.units import savepoint_units
 from wellcoach.config import AuthSettings, Settings, get_settings
 from wellcoach.crypto.envelope import encode_key, generate_key
 from wellcoach.db import migrate
-from wellcoach.db.session import finish_failed
 from wellcoach.platform import Platform, open_platform
 from wellcoach.rag.ingest import ingest
 from wellcoach.runtime.services import ServiceUrls
@@ -103,23 +102,10 @@ async def _clean_redis(request: pytest.FixtureRequest) -> AsyncIterator[None]:
 
 @pytest.fixture
 def app(settings: Settings, platform: Platform, db_session: AsyncSession) -> FastAPI:
-    @asynccontextmanager
-    async def in_test_transaction() -> AsyncIterator[AsyncSession]:
-        # each request gets its own session, as in production, inside the test's
-        # outer transaction (so the test sees its writes, and all is rolled back)
-        session = AsyncSession(
-            bind=db_session.bind, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
-        try:
-            yield session
-            await session.commit()
-        except BaseException as exc:
-            await finish_failed(session, exc)
-            raise
-        finally:
-            await session.close()
-
-    return create_app(settings, platform, units=in_test_transaction)
+    """The app on the test platform, its sessions inside the test's transaction (so the
+    test sees its writes, and all is rolled back)."""
+    assert isinstance(db_session.bind, AsyncConnection)
+    return create_app(settings, platform, units=savepoint_units(db_session.bind))
 
 
 @pytest.fixture

@@ -94,7 +94,7 @@ async def log_mood(
 @router.post("/messages/status", status_code=status.HTTP_204_NO_CONTENT)
 async def message_status(body: MessageStatusIn, user: VerifiedUser, session: SessionDep) -> None:
     """Delivery and read receipts for the coach's messages."""
-    await service.set_status(session, user, body.message_ids, MessageStatus(body.status))
+    await service.set_status(session, user.id, body.message_ids, MessageStatus(body.status))
 
 
 @router.post(

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -17,7 +15,6 @@ from pydantic import SecretStr
 from rq import Queue
 from rq.job import Job
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.main import create_app
 from jobs.chat import generate_reply_job
@@ -234,7 +231,7 @@ async def test_a_queued_socketio_turn_arrives_from_the_worker(
 
 
 async def test_at_capacity_without_a_queue_the_turn_is_answered_anyway(
-    settings, platform, db_session
+    settings, platform, db_session, app
 ):
     """Redis (the queue) is unreachable and no slot is free: the turn runs over the bound
     rather than never."""
@@ -246,18 +243,7 @@ async def test_at_capacity_without_a_queue_the_turn_is_answered_anyway(
     )
     user = await create_user(db_session, platform)
 
-    @asynccontextmanager
-    async def in_test_transaction() -> AsyncIterator[AsyncSession]:
-        session = AsyncSession(
-            bind=db_session.bind, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
-        try:
-            yield session
-            await session.commit()
-        finally:
-            await session.close()
-
-    app = create_app(settings, no_queue, units=in_test_transaction)
+    app = create_app(settings, no_queue, units=app.state.units)
     app.state.turns.slots = TurnSlots(limit=0, wait_seconds=0)
     async with make_client(app, "10.7.1.4") as http:
         headers = bearer(await login(http, user.email))

@@ -327,10 +327,10 @@ async def respond(
 
 
 async def set_status(
-    session: AsyncSession, user: User, message_ids: list[uuid.UUID], status: MessageStatus
+    session: AsyncSession, user_id: uuid.UUID, message_ids: list[uuid.UUID], status: MessageStatus
 ) -> int:
     """Delivery and read receipts for the coach's messages; status only moves forward."""
     allowed = [MessageStatus.sent] + (
         [MessageStatus.delivered] if status == MessageStatus.read else []
     )
-    return await repository.advance_status(session, user.id, message_ids, status, allowed)
+    return await repository.advance_status(session, user_id, message_ids, status, allowed)

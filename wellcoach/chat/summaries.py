@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wellcoach.chat import repository
 from wellcoach.chat.deps import ChatServices
 from wellcoach.config import Settings
-from wellcoach.costs.ledger import Usage, record_usage
+from wellcoach.costs import repository as ledger
+from wellcoach.costs.ledger import LedgerRow, Usage
 from wellcoach.crypto import Vault
 from wellcoach.llm.providers import GenerationFailed
 from wellcoach.models import ChatSession, User
@@ -129,14 +130,10 @@ async def _transcript(session: AsyncSession, vault: Vault, chat_session: ChatSes
 async def _record(
     session: AsyncSession, settings: Settings, usage: Usage, user: User, session_id: uuid.UUID
 ) -> None:
-    await record_usage(
-        session,
-        usage,
-        settings.llm.prices,
-        user_id=user.id,
-        tier=user.tier.value,
-        session_id=session_id,
+    row = LedgerRow.of(
+        usage, settings.llm.prices, user_id=user.id, tier=user.tier.value, session_id=session_id
     )
+    await ledger.add(session, row)
 
 
 async def _store(session: AsyncSession, vault: Vault, chat_session: ChatSession, text: str) -> None:

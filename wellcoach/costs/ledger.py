@@ -1,7 +1,7 @@
 """Every LLM or embedding call becomes one ledger row, priced from the config table.
 
 The ledger owns its rows: writers build a `LedgerRow` and hand it to
-`wellcoach.costs.repository` (or, on a chat turn, to the statement that stores the
+`wellcoach.costs.repository.add` (or, on a chat turn, to the statement that stores the
 reply, which embeds the ledger's insert so the turn stays one round trip)."""
 
 from __future__ import annotations
@@ -12,10 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from wellcoach.config import ModelPrice
-from wellcoach.costs import repository
 from wellcoach.db.base import new_id, utcnow
 
 
@@ -113,33 +110,6 @@ class LedgerRow:
     def values(self) -> dict[str, Any]:
         """Column values, for statements that insert rows in bulk."""
         return {name: getattr(self, name) for name in self.__slots__}
-
-
-async def record_usage(
-    session: AsyncSession,
-    usage: Usage,
-    prices: dict[str, ModelPrice],
-    *,
-    user_id: uuid.UUID | None = None,
-    tier: str | None = None,
-    session_id: uuid.UUID | None = None,
-    message_id: uuid.UUID | None = None,
-    request_id: str | None = None,
-    saved_usd: Decimal | None = None,
-) -> LedgerRow:
-    """Price one call and write its row."""
-    row = LedgerRow.of(
-        usage,
-        prices,
-        user_id=user_id,
-        tier=tier,
-        session_id=session_id,
-        message_id=message_id,
-        request_id=request_id,
-        saved_usd=saved_usd,
-    )
-    await repository.add(session, row)
-    return row
 
 
 def estimate_tokens(texts: list[str]) -> int:

@@ -19,7 +19,8 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.config import Settings
-from wellcoach.costs.ledger import record_usage
+from wellcoach.costs import repository as ledger
+from wellcoach.costs.ledger import LedgerRow
 from wellcoach.db.base import utcnow
 from wellcoach.errors import InvalidInput
 from wellcoach.models import KbIngestRun
@@ -154,7 +155,7 @@ async def ingest(
     vectors: list[np.ndarray] = []
     for start in range(0, len(texts), batch):
         embedded, usage = await embedder.embed(texts[start : start + batch], purpose="kb_ingest")
-        await record_usage(session, usage, settings.llm.prices)
+        await ledger.add(session, LedgerRow.of(usage, settings.llm.prices))
         vectors.append(embedded)
         done += len(embedded)
         if progress:

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.config import Settings
-from wellcoach.costs.ledger import record_usage
+from wellcoach.costs import repository as ledger
+from wellcoach.costs.ledger import LedgerRow
 from wellcoach.errors import NotFound
 from wellcoach.rag import repository
 from wellcoach.rag.embedders import Embedder
@@ -54,7 +55,8 @@ async def search_kb(
 ) -> SearchResult:
     """Search, and record the query embedding in the cost ledger."""
     result = await search(session, embedder, query, filters, settings.rag, top_k)
-    await record_usage(session, result.usage, settings.llm.prices, user_id=user_id, tier=tier)
+    row = LedgerRow.of(result.usage, settings.llm.prices, user_id=user_id, tier=tier)
+    await ledger.add(session, row)
     return result
 
 
