@@ -32,6 +32,7 @@ the end.
     python bench/chat_bench.py           # full run (about 5 minutes)
     python bench/chat_bench.py --quick   # smoke run: fewer turns, concurrency 1 and 10
     python bench/chat_bench.py --fresh-text  # every message unique (see below)
+    python bench/chat_bench.py --json out.json  # also write the figures as JSON
 
 The questions repeat (30 in rotation), so from the second round on the crisis check and
 retrieval find the message's embedding in the embedder's per-process cache (256 texts).
@@ -44,6 +45,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import math
 import os
 import re
@@ -682,6 +684,54 @@ def print_targets(rounds: list[Round]) -> None:
         )
 
 
+def figures_json(rounds: list[Round], plan: Plan, cores: int) -> dict[str, object]:
+    """The printed figures of every round, as `--json` writes them (nan and unknown: null)."""
+
+    def num(value: float | None, digits: int = 3) -> float | None:
+        return None if value is None or math.isnan(value) else round(value, digits)
+
+    def quantiles(read: Callable[[float], float]) -> dict[str, float | None]:
+        return {f"p{round(q * 100)}": num(read(q)) for q in (0.5, 0.95, 0.99)}
+
+    return {
+        "format": 1,
+        "cores": cores,
+        "plan": {
+            "users": plan.users,
+            "rounds": [list(r) for r in plan.rounds],
+            "round_seconds": plan.round_seconds,
+            "warmup_turns": plan.warmup_turns,
+            "fresh_text": plan.fresh_text,
+        },
+        "rounds": [
+            {
+                "scenario": r.scenario.name,
+                "provider": r.scenario.provider,
+                "moderation": r.scenario.moderation,
+                "concurrency": r.concurrency,
+                "turns": r.ok,
+                "queued": r.queued,
+                "errors": r.error_count,
+                "error_kinds": dict(r.errors),
+                "elapsed_s": num(r.elapsed),
+                "turns_per_s": num(r.rate),
+                "latency_ms": quantiles(r.latency),
+                "overhead_ms": quantiles(r.overhead),
+                "generation_p50_ms": num(r.upstream(0.5)) if r.scenario.upstream else None,
+                "cache_hits": r.cache_hits,
+                "api_cpu_cores": num(r.api_cpu),
+                "api_cpu_ms_per_turn": num(r.cpu_ms_per_turn),
+                "pg_cpu_ms_per_turn": num(r.pg_ms_per_turn),
+                "upstream_cpu_cores": num(r.upstream_cpu),
+                "upstream_calls": r.upstream_calls,
+                "overhead_by_step_ms": {k: num(v) for k, v in r.step_means().items()},
+                "sub_steps_ms": {k: num(v) for k, v in r.sub_step_means().items()},
+            }
+            for r in rounds
+        ],
+    }
+
+
 # -- the benchmark ----------------------------------------------------------------------------
 
 
@@ -779,6 +829,7 @@ async def run_bench(
     base: Path,
     upstream_url: str,
     upstream: subprocess.Popen[bytes] | None,
+    json_path: Path | None = None,
 ) -> None:
     cores = os.cpu_count() or 1
     platform = await open_platform(settings, urls)
@@ -801,6 +852,8 @@ async def run_bench(
             )
         print_summary(rounds, cores)
         print_targets(rounds)
+        if json_path is not None:
+            json_path.write_text(json.dumps(figures_json(rounds, plan, cores), indent=1) + "\n")
     finally:
         await platform.close()
 
@@ -815,6 +868,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="make every message unique (as in real traffic): the query embedding and the"
         " reply cache never hit",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        metavar="PATH",
+        help="also write the figures (per configuration and concurrency) as JSON to PATH",
     )
     args = parser.parse_args(argv)
     plan = replace(QUICK if args.quick else FULL, fresh_text=args.fresh_text)
@@ -846,7 +905,7 @@ def main(argv: list[str] | None = None) -> int:
             stop_process(upstream)
             raise
         try:
-            asyncio.run(run_bench(plan, settings, urls, base, upstream_url, upstream))
+            asyncio.run(run_bench(plan, settings, urls, base, upstream_url, upstream, args.json))
         finally:
             stop_process(upstream)
     return 0
