@@ -14,9 +14,9 @@ from wellcoach.access import Subject
 from wellcoach.audit import RequestContext
 from wellcoach.auth.access import authenticate
 from wellcoach.auth.errors import EmailNotVerified, InvalidToken
-from wellcoach.chat.deps import Units
 from wellcoach.chat.turns import ChatJobs, Turns
 from wellcoach.db.base import utcnow
+from wellcoach.db.session import Units
 from wellcoach.errors import NotFound
 from wellcoach.models import User
 from wellcoach.models.enums import Role

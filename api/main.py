@@ -16,9 +16,9 @@ from api.middleware import RequestContextMiddleware
 from api.realtime import build_socketio
 from api.routes import auth, chat, me, system
 from jobs.chat import RqChatJobs
-from wellcoach.chat.deps import Units
 from wellcoach.chat.turns import Turns, TurnSlots
 from wellcoach.config import Settings, get_settings
+from wellcoach.db.session import Units
 from wellcoach.logging import configure_logging
 from wellcoach.platform import Platform, open_platform
 from wellcoach.runtime.services import resolve_services

@@ -24,9 +24,9 @@ from wellcoach.audit import RequestContext
 from wellcoach.auth.access import authenticate
 from wellcoach.auth.errors import EmailNotVerified, InvalidToken
 from wellcoach.chat import service
-from wellcoach.chat.deps import Units
 from wellcoach.chat.schemas import MessageStatusIn, SendMessageIn
 from wellcoach.chat.turns import Accepted, Answered, Failed, Queued, Turns
+from wellcoach.db.session import Units
 from wellcoach.errors import WellcoachError
 from wellcoach.models.enums import MessageStatus
 from wellcoach.notify.devices import NAMESPACE, room

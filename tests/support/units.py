@@ -8,8 +8,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from wellcoach.chat.deps import Units
-from wellcoach.db.session import finish_failed
+from wellcoach.db.session import Units, finish_failed
 
 
 def savepoint_units(bind: AsyncConnection) -> Units:

@@ -5,11 +5,9 @@ domains) satisfies it without the domain importing it."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 import redis.asyncio as aioredis
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.config import Settings
 from wellcoach.crypto import Vault
@@ -17,8 +15,6 @@ from wellcoach.llm.providers import OpenAIProvider
 from wellcoach.notify.devices import Devices
 from wellcoach.rag.embedders import Embedder
 
-# a unit of work: a session that commits when the block ends, rolls back on error
-Units = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 # awaited by a turn once it has read all it needs, before it waits for the model
 Pause = Callable[[], Awaitable[None]]
 

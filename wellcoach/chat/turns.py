@@ -27,10 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wellcoach.accounts import repository as users
 from wellcoach.audit import RequestContext
 from wellcoach.chat import repository, service
-from wellcoach.chat.deps import ChatServices, Units
+from wellcoach.chat.deps import ChatServices
 from wellcoach.chat.schemas import ChatSessionOut, MessageOut, SendMessageIn
 from wellcoach.chat.summaries import model_summaries_enabled, write_model_summary
 from wellcoach.chat.turn import Sink
+from wellcoach.db.session import Units
 from wellcoach.errors import NotFound, ServiceUnavailable
 from wellcoach.models import ChatSession, Message, User
 

@@ -6,8 +6,8 @@ commits on success and rolls back on error; core services only flush.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sqlalchemy import CursorResult, Executable, text
 from sqlalchemy.ext.asyncio import (
@@ -19,6 +19,11 @@ from sqlalchemy.ext.asyncio import (
 
 from wellcoach.config import DatabaseSettings
 from wellcoach.errors import WellcoachError
+
+# where sessions come from: each call opens a unit of work, a session that commits when
+# its block ends and rolls back on error (`Platform.unit_of_work`; tests bind theirs to a
+# transaction they roll back)
+Units = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 class Database:
