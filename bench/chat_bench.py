@@ -290,6 +290,7 @@ def scenario_env(settings: Settings, scenario: Scenario, upstream_url: str) -> d
 
 def start_api(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
     env = env | {"WELLCOACH_API__HOST": HOST, "WELLCOACH_API__PORT": str(port)}
+    # one flag and its value a line
     argv = [
         sys.executable, "-m", "uvicorn", "--factory", "api.main:create_asgi_app",
         "--host", HOST, "--port", str(port), "--workers", "1",
@@ -300,6 +301,7 @@ def start_api(env: dict[str, str], port: int, log_path: Path) -> subprocess.Pope
 
 def start_upstream(port: int, log_path: Path) -> subprocess.Popen[bytes]:
     env = clean_env()
+    # one flag and its value a line
     argv = [
         sys.executable, str(REPO / "tests" / "doubles" / "openai_server.py"),
         "--host", HOST, "--port", str(port),
@@ -330,9 +332,15 @@ def ingest_kb(env: dict[str, str], log_path: Path) -> None:
     argv = [sys.executable, "-m", "cli.main", "kb", "ingest"]
     with log_path.open("ab") as log:
         done = subprocess.run(
-            argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, timeout=900, check=False,
-        )  # fmt: skip
+            argv,
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=900,
+            check=False,
+        )
     if done.returncode != 0:
         console.print(log_tail(log_path), markup=False)
         raise RuntimeError(f"kb ingest failed with code {done.returncode}")

@@ -219,10 +219,23 @@ def make_documents(rng: np.random.Generator, space: Space) -> Documents:
         topic = sorted(CATEGORIES[str(category[i])])[i % len(CATEGORIES[str(category[i])])]
         digest = hashlib.sha256(f"{slug}-{language[i]}".encode()).hexdigest()
         rows.append(
-            (f"{slug}-{language[i]}", slug, f"Synthetic document {i}", str(category[i]), topic,
-             str(sport[i]), str(language[i]), "bench synthetic corpus", 0.9,
-             dt.date(2025, 1, 1), ["bench"], f"bench/{slug}.md", digest, EMBEDDER_ID)
-        )  # fmt: skip
+            (
+                f"{slug}-{language[i]}",
+                slug,
+                f"Synthetic document {i}",
+                str(category[i]),
+                topic,
+                str(sport[i]),
+                str(language[i]),
+                "bench synthetic corpus",
+                0.9,
+                dt.date(2025, 1, 1),
+                ["bench"],
+                f"bench/{slug}.md",
+                digest,
+                EMBEDDER_ID,
+            )
+        )
     weight = rng.lognormal(0.0, 0.6, size=DOCUMENTS)
     return Documents(rows, language, sport, category, cluster, weight / weight.sum())
 
@@ -271,9 +284,17 @@ def make_chunks(
             content.append(sentence(rng, words, int(rng.integers(40, 70))) + ".")
     ids = [uuid.UUID(bytes=rng.bytes(16), version=4) for _ in range(n)]
     return Chunks(
-        ids, doc, ordinal, kind, cluster, vectors, content, language,
-        docs.sport[doc], docs.category[doc],
-    )  # fmt: skip
+        ids,
+        doc,
+        ordinal,
+        kind,
+        cluster,
+        vectors,
+        content,
+        language,
+        docs.sport[doc],
+        docs.category[doc],
+    )
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -319,13 +340,20 @@ def load_chunks(url: str, chunks: Chunks, docs: Documents) -> dict[str, Any]:
             for i in range(len(chunks.ids)):
                 content = chunks.content[i]
                 copy.write_row(
-                    (chunks.ids[i], docs.rows[chunks.doc[i]][0], int(chunks.ordinal[i]),
-                     str(chunks.kind[i]),
-                     None if chunks.kind[i] == "question" else content[:40].rsplit(" ", 1)[0],
-                     content, hashlib.sha256(content.encode()).hexdigest(),
-                     str(chunks.language[i]), str(chunks.sport[i]), str(chunks.category[i]),
-                     chunks.vectors[i])
-                )  # fmt: skip
+                    (
+                        chunks.ids[i],
+                        docs.rows[chunks.doc[i]][0],
+                        int(chunks.ordinal[i]),
+                        str(chunks.kind[i]),
+                        None if chunks.kind[i] == "question" else content[:40].rsplit(" ", 1)[0],
+                        content,
+                        hashlib.sha256(content.encode()).hexdigest(),
+                        str(chunks.language[i]),
+                        str(chunks.sport[i]),
+                        str(chunks.category[i]),
+                        chunks.vectors[i],
+                    )
+                )
         figures["copy_s"] = time.perf_counter() - started
         started = time.perf_counter()
         conn.execute(
@@ -418,8 +446,10 @@ def bench_embedder(plan: Plan, rng: np.random.Generator) -> dict[str, float]:
         "how to recover mentally after an injury in {}",
     ]
     sports = ["basketball", "football", "tennis", "running", "calcio", "pallavolo"]
-    texts = [questions[i % 6].format(sports[int(rng.integers(0, 6))]) + f" ({i})" for i in range(
-        plan.embed_queries)]  # fmt: skip
+    texts = [
+        questions[i % 6].format(sports[int(rng.integers(0, 6))]) + f" ({i})"
+        for i in range(plan.embed_queries)
+    ]
     embedder = UseEmbedder(threads=1)
     started = time.perf_counter()
     embedder.embed_sync(["warm up"])
@@ -436,9 +466,14 @@ def bench_embedder(plan: Plan, rng: np.random.Generator) -> dict[str, float]:
 
 async def bench_ingest(url: str, base: Path) -> dict[str, float]:
     settings = Settings(
-        _env_file=None, env="development", data_dir=base / "data", database_url=url,
-        llm=LlmSettings(provider="offline"), rag=RagSettings(), log_level="WARNING",
-    )  # fmt: skip
+        _env_file=None,
+        env="development",
+        data_dir=base / "data",
+        database_url=url,
+        llm=LlmSettings(provider="offline"),
+        rag=RagSettings(),
+        log_level="WARNING",
+    )
     embedder = TimedEmbedder(UseEmbedder(threads=1))
     database = Database(url)
     try:
@@ -528,9 +563,15 @@ def index_counters(url: str) -> tuple[int, int]:
 
 
 async def run_searches(
-    url: str, libpq: str, embedder: PreparedEmbedder, queries: list[Query], warmup: list[Query],
-    filters: SearchFilters, result: PassResult, budget_s: float,
-) -> None:  # fmt: skip
+    url: str,
+    libpq: str,
+    embedder: PreparedEmbedder,
+    queries: list[Query],
+    warmup: list[Query],
+    filters: SearchFilters,
+    result: PassResult,
+    budget_s: float,
+) -> None:
     """The production path: Database(url), one session and transaction per query."""
     rag = RagSettings()
     before = index_counters(libpq)
@@ -653,9 +694,15 @@ GUCS = {
 
 
 async def run_recall(
-    url: str, libpq: str, queries: list[Query], plan: Plan, filters: SearchFilters,
-    chunks: Chunks, result: PassResult, explain: bool,
-) -> list[str]:  # fmt: skip
+    url: str,
+    libpq: str,
+    queries: list[Query],
+    plan: Plan,
+    filters: SearchFilters,
+    chunks: Chunks,
+    result: PassResult,
+    explain: bool,
+) -> list[str]:
     """Recall@5 of the vector leg's own SQL (captured from search()) against exact search.
 
     Exact = the same SQL with `enable_indexscan = off` for as many queries as its time budget
@@ -675,9 +722,12 @@ async def run_recall(
         statement, base = vector_sql[0]
         result.where = statement.split(" WHERE ", 1)[1].split(" ORDER BY ")[0]
         if explain:
-            plans = await explain_search(sessions, libpq, vector_sql[:1] + [
-                (s, p) for s, p in captured if _leg_name(s) not in ("settings", VECTOR_LEG)
-            ])  # fmt: skip
+            plans = await explain_search(
+                sessions,
+                libpq,
+                vector_sql[:1]
+                + [(s, p) for s, p in captured if _leg_name(s) not in ("settings", VECTOR_LEG)],
+            )
 
         async def leg(
             vector: str, mode: str, ef: int, limit: int, sql: str = statement
@@ -761,9 +811,15 @@ def _interesting(line: str) -> bool:
 
 
 def run_size(
-    n: int, plan: Plan, handle: postgres.PostgresHandle, docs: Documents, space: Space,
-    vocab: dict[str, Vocab], rng: np.random.Generator, summary: list[dict[str, Any]],
-) -> None:  # fmt: skip
+    n: int,
+    plan: Plan,
+    handle: postgres.PostgresHandle,
+    docs: Documents,
+    space: Space,
+    vocab: dict[str, Vocab],
+    rng: np.random.Generator,
+    summary: list[dict[str, Any]],
+) -> None:
     url, libpq = handle.url(), handle.libpq_url()
     console.print(f"\n[bold]N = {n:,} chunks[/bold] ({DOCUMENTS:,} documents)")
     started = time.perf_counter()
@@ -872,14 +928,19 @@ def print_summary(
         recall = r.recall.get((mode, rag.ef_search), {}).get("recall", math.nan)
         plans = "/".join("H" if r.plan_hnsw.get(ef) else "seq" for ef in EFS)
         table.add_row(
-            f"{item['n'] // 1000}k", r.label, f"{r.vector_selectivity:.0%}",
-            f"{percentile(r.latency, 0.5):.1f}", f"{p95:.1f}",
+            f"{item['n'] // 1000}k",
+            r.label,
+            f"{r.vector_selectivity:.0%}",
+            f"{percentile(r.latency, 0.5):.1f}",
+            f"{p95:.1f}",
             f"{percentile(r.latency, 0.99):.1f}",
             f"{percentile(r.parts['vector'], 0.95):.1f}",
             f"{percentile(r.parts['rerank'], 0.95):.1f}",
-            plans, *recalls,
-            "yes" if p95 <= 10 else "NO", "yes" if recall >= 0.95 else "NO",
-        )  # fmt: skip
+            plans,
+            *recalls,
+            "yes" if p95 <= 10 else "NO",
+            "yes" if recall >= 0.95 else "NO",
+        )
     console.print()
     console.print(table)
     console.print(
