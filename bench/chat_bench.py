@@ -371,6 +371,7 @@ async def create_users(platform: Platform, count: int, suffix: str) -> list[Benc
                 sport=SPORTS[i % len(SPORTS)],
                 language="it" if i % 2 else "en",
                 verified=True,
+                consents={"data_processing": True},  # chatting needs it, as at sign-up
                 context=context,
             )
             return BenchUser(user.id, user.role.value, user.tier.value, user.session_epoch or 0)

@@ -100,31 +100,27 @@ def api(
 @handle_errors
 def worker(burst: bool = typer.Option(False, help="Exit when the queues are empty.")) -> None:
     """Run an RQ worker (with the scheduler for delayed retries) on all queues."""
-    from rq import Worker
-
     from jobs.chat import preload
-    from jobs.queues import ALL_QUEUES, connect
+    from jobs.queues import connect
+    from jobs.queues import worker as make_worker
 
     settings = _export_urls(get_settings())
     connection = connect(settings.redis_url.get_secret_value())  # type: ignore[union-attr]
     preload(settings)
-    Worker(list(ALL_QUEUES), connection=connection).work(with_scheduler=True, burst=burst)
+    make_worker(connection).work(with_scheduler=True, burst=burst)
 
 
 @handle_errors
 def cron() -> None:
-    """Run the periodic job scheduler (partition upkeep and other maintenance)."""
-    from rq.cron import CronScheduler
-
+    """Run the periodic job scheduler (partition upkeep, the sweep of lost turns, the
+    outbox): enqueues each job of jobs.maintenance.SCHEDULE when it is due."""
+    from jobs import schedule
     from jobs.maintenance import SCHEDULE
-    from jobs.queues import LOW, connect
+    from jobs.queues import connect
 
     settings = _export_urls(get_settings())
     connection = connect(settings.redis_url.get_secret_value())  # type: ignore[union-attr]
-    scheduler = CronScheduler(connection=connection)
-    for func, interval in SCHEDULE:
-        scheduler.register(func, queue_name=LOW, interval=interval)
-    scheduler.start()
+    schedule.run(connection, SCHEDULE)
 
 
 @handle_errors

@@ -16,7 +16,12 @@ from redis.exceptions import RedisError
 from rq import Retry
 
 from jobs.queues import DEFAULT, HIGH, queue, shared_connection
-from wellcoach.chat.turns import QueueUnavailable, answer_queued, summarize_session
+from wellcoach.chat.turns import (
+    QueueUnavailable,
+    answer_queued,
+    requeue_unanswered,
+    summarize_session,
+)
 from wellcoach.config import Settings
 from wellcoach.platform import Platform, run_with_platform
 
@@ -57,16 +62,19 @@ def preload(settings: Settings) -> None:
         embedder.embed_sync(["warm up"])
 
 
-def enqueue_reply(redis_url: str, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
-    """Queue the reply to a stored message (sync). The job id is the message's, and the
-    job answers a message once."""
+def enqueue_reply(
+    redis_url: str, user_id: uuid.UUID, message_id: uuid.UUID, attempt: int = 0
+) -> None:
+    """Queue the reply to a stored message (sync). The job id is the message's (with the
+    sweep's attempt number when the sweep queues it again); the job answers a message
+    once."""
     _enqueue(
         redis_url,
         HIGH,
         generate_reply_job,
         str(user_id),
         str(message_id),
-        job_id=f"reply-{message_id}",
+        job_id=f"reply-{message_id}" + (f"-{attempt}" if attempt else ""),
         retries=REPLY_RETRY_INTERVALS,
     )
 
@@ -91,9 +99,11 @@ class RqChatJobs:
     def __init__(self, redis_url: str) -> None:
         self.redis_url = redis_url
 
-    async def enqueue_reply(self, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
+    async def enqueue_reply(
+        self, user_id: uuid.UUID, message_id: uuid.UUID, attempt: int = 0
+    ) -> None:
         try:
-            await asyncio.to_thread(enqueue_reply, self.redis_url, user_id, message_id)
+            await asyncio.to_thread(enqueue_reply, self.redis_url, user_id, message_id, attempt)
         except RedisError as exc:
             raise QueueUnavailable() from exc
 
@@ -128,3 +138,13 @@ def summarize_session_job(user_id: str, session_id: str) -> str:
     if outcome == "failed":
         raise SummaryFailed(f"no model could summarise session {session_id}")
     return outcome
+
+
+def requeue_unanswered_job() -> int:
+    """Queue again the turns whose answer was lost (see `requeue_unanswered`)."""
+
+    async def work(platform: Platform) -> int:
+        async with platform.unit_of_work() as session:
+            return await requeue_unanswered(session, RqChatJobs(platform.urls.redis_url))
+
+    return run_with_platform(work)

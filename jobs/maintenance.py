@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from jobs.notify import deliver_outbox_job
+from jobs.chat import requeue_unanswered_job
+from jobs.notify import deliver_outbox_job, forget_outbox_secrets_job
 from wellcoach.ops.partitions import ensure_partitions
 from wellcoach.platform import Platform, run_with_platform
 
@@ -18,4 +19,9 @@ def ensure_partitions_job() -> dict[str, int]:
 
 
 # (function, interval in seconds) run by `wellcoach cron`
-SCHEDULE = ((ensure_partitions_job, 6 * 3600), (deliver_outbox_job, 30))
+SCHEDULE = (
+    (ensure_partitions_job, 6 * 3600),
+    (deliver_outbox_job, 30),
+    (requeue_unanswered_job, 60),
+    (forget_outbox_secrets_job, 3600),
+)

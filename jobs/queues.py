@@ -1,11 +1,17 @@
-"""Queue names and the Redis connection RQ uses (sync redis-py, as RQ requires)."""
+"""Queue names, the Redis connection RQ uses (sync redis-py, as RQ requires), and the
+one serializer every queue and worker shares.
+
+Jobs are stored as JSON, not pickle: with pickle, whoever can write to Redis can make a
+worker run any code. Job functions therefore take and return plain JSON values (ids as
+strings, counts, outcomes)."""
 
 from __future__ import annotations
 
 import threading
 
 import redis
-from rq import Queue
+from rq import Queue, Worker
+from rq.serializers import JSONSerializer
 
 HIGH = "high"
 DEFAULT = "default"
@@ -33,4 +39,13 @@ def shared_connection(redis_url: str) -> redis.Redis:
 
 
 def queue(name: str, connection: redis.Redis) -> Queue:
-    return Queue(name, connection=connection)
+    return Queue(name, connection=connection, serializer=JSONSerializer)
+
+
+def worker(connection: redis.Redis) -> Worker:
+    """A worker on every queue, highest first."""
+    return Worker(
+        [queue(name, connection) for name in ALL_QUEUES],
+        connection=connection,
+        serializer=JSONSerializer,
+    )

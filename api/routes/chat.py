@@ -26,7 +26,7 @@ from wellcoach.chat.schemas import (
     SendMessageIn,
     TurnOut,
 )
-from wellcoach.chat.turns import Answered, Failed, Queued, TurnFailed
+from wellcoach.chat.turns import Answered, Failed, Queued, TurnFailed, TurnOutcome
 from wellcoach.chat.turns import end_session as end_chat_session
 from wellcoach.models.enums import MessageStatus
 
@@ -120,7 +120,11 @@ async def send_message(
 
     The message is committed before any LLM work.
     """
-    outcome = await turns.send(session, user, session_id, body, request=context)
+    return _turn_out(await turns.send(session, user, session_id, body, request=context), response)
+
+
+def _turn_out(outcome: TurnOutcome, response: Response) -> TurnOut:
+    """A turn's outcome as the REST answer: 200 with the reply, 202 queued, 503 failed."""
     match outcome:
         case Answered(user_message, reply):
             return TurnOut(
@@ -132,3 +136,21 @@ async def send_message(
         case Failed(user_message):
             raise TurnFailed(details={"message_id": str(user_message.id)})
     assert_never(outcome)
+
+
+@router.post(
+    "/messages/{message_id}/retry",
+    response_model=TurnOut,
+    responses={202: {"model": TurnOut, "description": "The reply is queued"}},
+)
+async def retry_message(
+    message_id: uuid.UUID,
+    user: VerifiedUser,
+    session: SessionDep,
+    turns: TurnsDep,
+    context: ContextDep,
+    response: Response,
+) -> TurnOut:
+    """Ask again for the reply to one of your messages (one whose status is `error`, or
+    whose reply never arrived). A message that has its reply gets it back, never a second."""
+    return _turn_out(await turns.retry(session, user, message_id, request=context), response)

@@ -8,12 +8,12 @@ import sys
 
 import redis
 import socketio  # noqa: F401 - the worker publishes through python-socketio's Redis manager
-from rq import Queue
 from sqlalchemy import func, select
 
 from api.main import create_app
 from jobs.chat import generate_reply_job
 from jobs.queues import HIGH
+from jobs.queues import queue as job_queue
 from tests.support.factories import PASSWORD, create_user, next_published
 from wellcoach.chat import service
 from wellcoach.chat.schemas import SendMessageIn
@@ -45,7 +45,7 @@ async def test_async_turn_is_answered_by_the_worker_once(cli_env, settings, plat
     pubsub = platform.redis.pubsub()
     await pubsub.subscribe("socketio")
     connection = redis.Redis.from_url(services.redis_url)
-    queue = Queue(HIGH, connection=connection)
+    queue = job_queue(HIGH, connection)
     assert queue.fetch_job(f"reply-{message_id}") is not None
     # a real worker process, as `wellcoach up` runs it, on the test's services
     worker = await asyncio.to_thread(

@@ -12,13 +12,12 @@ from typing import Any
 import pytest
 import redis
 from pydantic import SecretStr
-from rq import Queue
 from rq.job import Job
 from sqlalchemy import func, select
 
 from api.main import create_app
 from jobs.chat import generate_reply_job
-from jobs.queues import HIGH
+from jobs.queues import HIGH, queue
 from tests.doubles.openai_server import FakeOpenAIServer
 from tests.support.clients import make_client
 from tests.support.factories import bearer, create_user, login
@@ -43,7 +42,7 @@ from wellcoach.platform import Platform
 def queued_job(services: TestServices, message_id: str) -> Job | None:
     connection = redis.Redis.from_url(services.redis_url)
     try:
-        return Queue(HIGH, connection=connection).fetch_job(f"reply-{message_id}")
+        return queue(HIGH, connection).fetch_job(f"reply-{message_id}")
     finally:
         connection.close()
 

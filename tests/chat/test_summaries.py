@@ -10,12 +10,12 @@ from datetime import timedelta
 import pytest
 from pydantic import SecretStr
 from redis import Redis
-from rq import Queue
 from sqlalchemy import select
 
 from api.main import create_app
 from jobs.chat import SummaryFailed, summarize_session_job
 from jobs.queues import DEFAULT
+from jobs.queues import queue as job_queue
 from tests.support.clients import make_client
 from tests.support.factories import PASSWORD, create_user, next_published
 from wellcoach.chat.repository import summary_facts
@@ -87,9 +87,9 @@ async def test_ending_a_session_queues_a_model_summary_the_next_session_remember
     ended = await committed.post(f"/v1/chat/sessions/{session_id}/end", headers=headers)
     assert ended.status_code == 200
     assert ended.json()["summary"].startswith("4 messages")  # extractive, at once
-    queue = Queue(DEFAULT, connection=Redis.from_url(services.redis_url))
+    queue = job_queue(DEFAULT, Redis.from_url(services.redis_url))
     job = queue.fetch_job(f"summary-{session_id}")
-    assert job is not None and job.args == (user_id, session_id)
+    assert job is not None and list(job.args) == [user_id, session_id]  # JSON: a list
     again = await committed.post(f"/v1/chat/sessions/{session_id}/end", headers=headers)
     assert again.status_code == 200  # ending twice queues nothing more
     assert queue.job_ids.count(f"summary-{session_id}") == 1

@@ -19,7 +19,9 @@ class RecordingJobs:
         self.replies: list[tuple[uuid.UUID, uuid.UUID]] = []
         self.summaries: list[tuple[uuid.UUID, uuid.UUID]] = []
 
-    async def enqueue_reply(self, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
+    async def enqueue_reply(
+        self, user_id: uuid.UUID, message_id: uuid.UUID, attempt: int = 0
+    ) -> None:
         if self.down:
             raise QueueUnavailable()
         self.replies.append((user_id, message_id))

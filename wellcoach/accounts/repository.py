@@ -87,6 +87,17 @@ async def current_consents(session: AsyncSession, user_id: uuid.UUID) -> dict[st
     return state
 
 
+async def has_consent(session: AsyncSession, user_id: uuid.UUID, purpose: ConsentPurpose) -> bool:
+    """The user's latest decision for one purpose (no record: not granted)."""
+    granted = await session.scalar(
+        select(ConsentRecord.granted)
+        .where(ConsentRecord.user_id == user_id, ConsentRecord.purpose == purpose)
+        .order_by(ConsentRecord.created_at.desc())
+        .limit(1)
+    )
+    return bool(granted)
+
+
 async def consent_history(session: AsyncSession, user_id: uuid.UUID) -> list[ConsentRecord]:
     return list(
         await session.scalars(

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Update,
     bindparam,
+    exists,
     func,
     insert,
     select,
@@ -25,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from wellcoach.access import Subject
@@ -388,3 +390,40 @@ async def transcript(
         )
     ).all()
     return [(kind, sealed) for kind, sealed in reversed(rows)]
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    user_id: uuid.UUID
+    message_id: uuid.UUID
+    requeued: int  # times a sweep has queued it again
+
+
+async def unanswered(
+    session: AsyncSession, *, stored_before: datetime, stored_after: datetime, limit: int
+) -> list[Unanswered]:
+    """User messages stored in the window with no reply yet: turns whose answer was lost
+    (a worker died mid-job, a queue that was down). Oldest first."""
+    reply = aliased(Message)
+    requeued = func.coalesce(Message.metadata_["requeued"].as_integer(), 0).label("requeued")
+    rows = await session.execute(
+        select(Message.user_id, Message.id, requeued)
+        .where(
+            Message.type == MessageType.user,
+            Message.status.in_((MessageStatus.sent, MessageStatus.error)),
+            Message.created_at < stored_before,
+            Message.created_at >= stored_after,
+            ~exists().where(reply.user_id == Message.user_id, reply.reply_to_id == Message.id),
+        )
+        .order_by(Message.created_at)
+        .limit(limit)
+    )
+    return [Unanswered(row.user_id, row.id, int(row.requeued)) for row in rows]
+
+
+async def count_requeue(session: AsyncSession, message_id: uuid.UUID, requeued: int) -> None:
+    await session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(metadata_=Message.metadata_.op("||")(func.jsonb_build_object("requeued", requeued)))
+    )

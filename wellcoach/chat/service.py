@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.access import Subject
+from wellcoach.accounts import repository as users
+from wellcoach.accounts.errors import ConsentRequired
 from wellcoach.audit import RequestContext, record
 from wellcoach.chat import repository
 from wellcoach.chat.deps import ChatServices, Pause
@@ -33,7 +35,13 @@ from wellcoach.db.base import utcnow
 from wellcoach.errors import Conflict, InvalidInput, NotFound
 from wellcoach.escalation.service import open_escalation
 from wellcoach.models import ChatSession, Message, MoodEntry, User
-from wellcoach.models.enums import EscalationReason, MessageStatus, MessageType, Urgency
+from wellcoach.models.enums import (
+    ConsentPurpose,
+    EscalationReason,
+    MessageStatus,
+    MessageType,
+    Urgency,
+)
 
 
 def reply_id_for(message_id: uuid.UUID) -> uuid.UUID:
@@ -97,7 +105,18 @@ async def session_out(
     )
 
 
+async def require_processing_consent(session: AsyncSession, user: User) -> None:
+    """Coaching processes what the user writes: without (or after withdrawing) consent to
+    data processing, no new session and no new message."""
+    if not await users.has_consent(session, user.id, ConsentPurpose.data_processing):
+        raise ConsentRequired(
+            "Chatting with the coach needs your consent to data processing.",
+            details={"consent": ConsentPurpose.data_processing.value},
+        )
+
+
 async def start_session(session: AsyncSession, vault: Vault, user: User) -> ChatSessionOut:
+    await require_processing_consent(session, user)
     chat_session = ChatSession(
         user_id=user.id, started_at=utcnow(), language=user.preferences.get("language", "en")
     )
@@ -200,6 +219,7 @@ async def accept(
     chat_session = await _owned_session(session, user, session_id)
     if chat_session.ended_at is not None:
         raise Conflict("This chat session has ended; start a new one.")
+    await require_processing_consent(session, user)
     if data.client_message_id:
         existing = await repository.by_client_id(
             session, user.id, session_id, data.client_message_id

@@ -16,11 +16,12 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 import structlog
 from prometheus_client import Counter, Gauge
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,9 +32,11 @@ from wellcoach.chat.deps import ChatServices
 from wellcoach.chat.schemas import ChatSessionOut, MessageOut, SendMessageIn
 from wellcoach.chat.summaries import model_summaries_enabled, write_model_summary
 from wellcoach.chat.turn import Sink
+from wellcoach.db.base import utcnow
 from wellcoach.db.session import Units
 from wellcoach.errors import NotFound, ServiceUnavailable
 from wellcoach.models import ChatSession, Message, User
+from wellcoach.models.enums import MessageStatus, MessageType
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +45,7 @@ TURNS_QUEUED = Counter(
     "wellcoach_chat_turns_queued_total", "Chat turns handed to a worker", ["reason"]
 )
 
-QueueReason = Literal["async", "busy", "failed"]
+QueueReason = Literal["async", "busy", "failed", "retry"]
 
 
 class QueueUnavailable(ServiceUnavailable):
@@ -62,8 +65,12 @@ class ChatJobs(Protocol):
     """The background work of chat (implemented with RQ in jobs/chat.py). Both raise
     `QueueUnavailable` when the queue cannot take the job."""
 
-    async def enqueue_reply(self, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
-        """A worker answers the stored message and pushes `reply_done` to the devices."""
+    async def enqueue_reply(
+        self, user_id: uuid.UUID, message_id: uuid.UUID, attempt: int = 0
+    ) -> None:
+        """A worker answers the stored message and pushes `reply_done` to the devices.
+        `attempt` > 0: queued again by the sweep (a job of its own, so a lost job's
+        leftovers never stand in its way)."""
         ...
 
     async def enqueue_summary(self, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
@@ -198,6 +205,26 @@ class Turns:
             chat_session=stored.chat_session,
         )
 
+    async def retry(
+        self, session: AsyncSession, user: User, message_id: uuid.UUID, *, request: RequestContext
+    ) -> TurnOutcome:
+        """Answer a stored message again, when the user asks (its status is `error`, or its
+        reply never came): the reply it has, else an answer now or a queued one."""
+        message = await repository.find_message(session, user.id, message_id)
+        if message is None or message.type != MessageType.user:
+            raise NotFound("No such message.")
+        accepted = Accepted(
+            user_message=await service.message_out(session, self.services.vault, message),
+            user_id=user.id,
+            message_id=message.id,
+            created_at=message.created_at,
+            session_id=message.session_id,
+            new=False,  # a reply may exist: respond() returns it instead of answering twice
+            message=message,
+            chat_session=None,
+        )
+        return await self.answer(session, user, accepted, request=request)
+
     async def accept_from(
         self, user_id: uuid.UUID, session_id: uuid.UUID, data: SendMessageIn
     ) -> Accepted:
@@ -269,6 +296,16 @@ class Turns:
             )
             reply_out = await service.message_out(session, self.services.vault, reply)
             await session.commit()
+            status = accepted.message.status.value
+        except IntegrityError:
+            # a worker stored this turn's reply first (a reply's id derives from its
+            # message, so two answers can never both be stored): that one is the answer
+            await session.rollback()
+            stored = await repository.reply_to(session, accepted.user_id, accepted.message_id)
+            if stored is None:
+                raise
+            reply_out = await service.message_out(session, self.services.vault, stored)
+            status = MessageStatus.delivered.value  # the winner marked the message
         except PoolTimeout:
             # no connection came free: the message waits, unanswered, for a worker
             await session.rollback()
@@ -284,9 +321,7 @@ class Turns:
             return await self._queue(accepted, "failed", failed) or Failed(
                 failed, accepted.reply_id
             )
-        delivered = accepted.user_message.model_copy(
-            update={"status": accepted.message.status.value}
-        )
+        delivered = accepted.user_message.model_copy(update={"status": status})
         return Answered(user_message=delivered, reply=reply_out)
 
     async def _queue(
@@ -300,6 +335,45 @@ class Turns:
             return None
         TURNS_QUEUED.labels(reason).inc()
         return Queued(user_message or accepted.user_message, accepted.reply_id, reason)
+
+
+# a turn with no reply this long after its message was stored has lost its job (a worker
+# killed mid-job, a queue that was down): the sweep queues it again, a few times at most,
+# for as long as an answer is still worth sending
+STUCK_AFTER = timedelta(minutes=2)
+STUCK_WINDOW = timedelta(hours=1)
+MAX_REQUEUES = 3
+SWEEP_BATCH = 200
+
+
+async def requeue_unanswered(
+    session: AsyncSession, jobs: ChatJobs, *, now: datetime | None = None
+) -> int:
+    """Queue again the turns stored between `STUCK_WINDOW` and `STUCK_AFTER` ago that still
+    have no reply. Never answers twice: a job finds an existing reply and returns it, and
+    a reply's id is derived from its message, so two racing jobs cannot both store one.
+    Returns how many were queued."""
+    now = now or utcnow()
+    stuck = await repository.unanswered(
+        session,
+        stored_before=now - STUCK_AFTER,
+        stored_after=now - STUCK_WINDOW,
+        limit=SWEEP_BATCH,
+    )
+    queued = 0
+    for turn in stuck:
+        if turn.requeued >= MAX_REQUEUES:
+            continue
+        try:
+            await jobs.enqueue_reply(turn.user_id, turn.message_id, attempt=turn.requeued + 1)
+        except QueueUnavailable:
+            break  # the next sweep tries again
+        await repository.count_requeue(session, turn.message_id, turn.requeued + 1)
+        TURNS_QUEUED.labels("sweep").inc()
+        queued += 1
+    if queued:
+        log.info("turns_requeued", count=queued)
+    return queued
 
 
 async def answer_queued(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import uuid
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from urllib.parse import unquote, urlparse
 
@@ -22,6 +23,11 @@ from wellcoach.notify import repository
 
 SENDER = "wellcoach <no-reply@wellcoach.app>"
 MAX_ATTEMPTS = 8
+# emails whose body holds a live one-time token (a sign-in secret): the outbox keeps it
+# only until it is sent, or, as the development mailbox, until the token has expired
+WITH_SECRETS = ("verify_email", "reset_password")
+SECRET_LIFETIME = timedelta(hours=48)  # the longest one-time token (email verification)
+FORGOTTEN = "(The body was removed: it held a one-time link, sent or expired.)"
 
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "verify_email": {
@@ -124,9 +130,18 @@ async def deliver_pending(session: AsyncSession, smtp_url: str, batch: int = 50)
             continue
         row.status = DeliveryStatus.sent
         row.sent_at = utcnow()
+        if row.template in WITH_SECRETS:
+            row.body = FORGOTTEN
         sent += 1
     await session.flush()
     return {"sent": sent, "failed": failed}
+
+
+async def forget_secrets(session: AsyncSession, now: datetime | None = None) -> int:
+    """Drop the bodies of token-bearing emails once their token has expired, delivered or
+    not (the development mailbox keeps them until then); returns how many."""
+    cutoff = (now or utcnow()) - SECRET_LIFETIME
+    return await repository.forget_bodies(session, WITH_SECRETS, cutoff, FORGOTTEN)
 
 
 def _send(smtp_url: str, to: str, subject: str, body: str) -> None:

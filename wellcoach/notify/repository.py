@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.models import EmailOutbox
@@ -31,3 +34,19 @@ async def lock_pending(session: AsyncSession, limit: int) -> list[EmailOutbox]:
             .with_for_update(skip_locked=True)
         )
     )
+
+
+async def forget_bodies(
+    session: AsyncSession, templates: Collection[str], created_before: datetime, tombstone: str
+) -> int:
+    """Replace the bodies of `templates` emails created before a time with `tombstone`."""
+    result = await session.execute(
+        update(EmailOutbox)
+        .where(
+            EmailOutbox.template.in_(templates),
+            EmailOutbox.created_at < created_before,
+            EmailOutbox.body != tombstone,
+        )
+        .values(body=tombstone)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
