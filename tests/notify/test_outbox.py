@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.factories import unique_email
+from wellcoach.db.base import utcnow
 from wellcoach.models.enums import DeliveryStatus
-from wellcoach.notify.email import deliver_pending, list_outbox, queue_email
+from wellcoach.notify.email import (
+    FORGOTTEN,
+    SECRET_LIFETIME,
+    deliver_pending,
+    forget_secrets,
+    list_outbox,
+    queue_email,
+)
 
 # nothing listens on port 1
 DOWN = "smtp://127.0.0.1:1"
@@ -37,3 +47,21 @@ async def test_undeliverable_email_stays_pending_until_the_last_attempt(
     await deliver_pending(db_session, DOWN, batch=10_000)
     assert (row.status, row.attempts) == (DeliveryStatus.failed, 8)
     assert row.sent_at is None
+
+
+async def test_one_time_links_leave_the_outbox_once_expired(db_session: AsyncSession) -> None:
+    """The development mailbox keeps a verify/reset link only while it can be used; other
+    emails are kept as they are."""
+    to = unique_email()
+    link = await queue_email(db_session, to=to, template="verify_email", link="L", token="tok")
+    notice = await queue_email(db_session, to=to, template="password_changed")
+    assert "tok" in link.body
+    await forget_secrets(db_session)
+    await db_session.refresh(link)
+    assert "tok" in link.body  # still usable: kept
+    later = utcnow() + SECRET_LIFETIME + timedelta(minutes=1)
+    assert await forget_secrets(db_session, now=later) >= 1
+    await db_session.refresh(link)
+    await db_session.refresh(notice)
+    assert link.body == FORGOTTEN and "tok" not in link.body
+    assert notice.body != FORGOTTEN
