@@ -9,10 +9,11 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from wellcoach.errors import RateLimited, WellcoachError
+from wellcoach.errors import RateLimited, Retryable, WellcoachError
 
 STATUS_BY_KIND = {
     "not_found": 404,
@@ -46,12 +47,14 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
-async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+async def _domain_error(request: Request, exc: Exception, *, retry_after: int) -> JSONResponse:
     assert isinstance(exc, WellcoachError)
     status = STATUS_BY_KIND.get(exc.kind, 500)
     headers = {}
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, Retryable):  # a dependency is down: say when to come back
+        headers["Retry-After"] = str(retry_after)
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     if status >= 500:
@@ -98,15 +101,43 @@ async def _busy(request: Request, exc: Exception, *, retry_after: int) -> JSONRe
     return busy_response(retry_after)
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled_error", path=request.url.path)
+async def _database_error(request: Request, exc: Exception, *, retry_after: int) -> JSONResponse:
+    """The database cannot be reached (down, restarting, the connection dropped): a 503
+    the client retries, not a 500. Other driver errors are bugs: a 500."""
+    if isinstance(exc, DBAPIError) and not (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    ):
+        return unexpected_error(request.url.path, exc)
+    log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
+    return JSONResponse(
+        error_body(
+            "service_unavailable",
+            "The database is not reachable; retry after the number of seconds in Retry-After.",
+            {"retry_after": retry_after},
+        ),
+        status_code=503,
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def unexpected_error(path: str, exc: BaseException) -> JSONResponse:
+    """A 500 whose log names the error's type and where it happened, never its message
+    (messages can carry what the user sent; see wellcoach.logging)."""
+    log.error("unhandled_error", path=path, exc_info=exc)
     return JSONResponse(
         error_body("internal_error", "Something went wrong on our side."), status_code=500
     )
 
 
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    return unexpected_error(request.url.path, exc)
+
+
 def install_error_handlers(app: FastAPI, *, busy_retry_after: int = 2) -> None:
-    app.add_exception_handler(WellcoachError, _domain_error)
+    retry_after = busy_retry_after
+    app.add_exception_handler(WellcoachError, partial(_domain_error, retry_after=retry_after))
+    for outage in (OperationalError, InterfaceError, DisconnectionError, DBAPIError):
+        app.add_exception_handler(outage, partial(_database_error, retry_after=retry_after))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(PoolTimeout, partial(_busy, retry_after=busy_retry_after))

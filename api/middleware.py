@@ -9,6 +9,8 @@ import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import unexpected_error
+
 REQUESTS = Counter("wellcoach_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
     "wellcoach_http_request_seconds",
@@ -38,12 +40,20 @@ class RequestContextMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = 1
                 message.setdefault("headers", [])
                 message["headers"].append((b"x-request-id", request_id.encode()))
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # answered here, not re-raised: the server would log the whole exception,
+            # message included, and messages can carry what the user sent
+            if status_holder.get("started"):
+                raise
+            response = unexpected_error(scope.get("path", ""), exc)
+            await response(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from cli.common import console, handle_errors, print_json
 from wellcoach.accounts import repository as users_repo
+from wellcoach.accounts.schemas import checked_email
 from wellcoach.accounts.service import profile_of
 from wellcoach.audit import RequestContext
 from wellcoach.auth import admin
@@ -64,13 +65,14 @@ def create(
     as_json: bool = JSON,
 ) -> None:
     """Create an account (no verification email is sent; use --verified to skip it)."""
+    address = checked_email(email)  # before anything is written
 
     async def work(platform: Platform) -> dict[str, Any]:
         async with platform.unit_of_work() as session:
             user = await auth.create_user(
                 session,
                 platform,
-                email=email,
+                email=address,
                 password=password,
                 name=name,
                 role=role,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import assert_never
 
 from fastapi import APIRouter, Query, Response, status
@@ -29,6 +28,7 @@ from wellcoach.chat.schemas import (
 from wellcoach.chat.turns import Answered, Failed, Queued, TurnFailed, TurnOutcome
 from wellcoach.chat.turns import end_session as end_chat_session
 from wellcoach.models.enums import MessageStatus
+from wellcoach.text import IsoDateTime
 
 router = APIRouter(prefix="/chat", tags=["chat"])
 
@@ -46,7 +46,7 @@ async def list_sessions(
     session: SessionDep,
     platform: PlatformDep,
     limit: int = Query(20, ge=1, le=100),
-    before: datetime | None = None,
+    before: IsoDateTime | None = None,
 ) -> list[ChatSessionOut]:
     return await service.list_sessions(session, platform.vault, user, limit, before)
 
@@ -58,7 +58,7 @@ async def get_session(
     session: SessionDep,
     platform: PlatformDep,
     limit: int = Query(50, ge=1, le=200),
-    before: datetime | None = None,
+    before: IsoDateTime | None = None,
 ) -> ChatSessionDetail:
     """The session with its messages, newest first; page with `before=next_before`."""
     return await service.session_detail(session, platform.vault, user, session_id, limit, before)

@@ -54,3 +54,4 @@ async def test_login_fails_closed_without_redis(settings, services, db_session, 
         await broken.close()
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "service_unavailable"
+    assert int(response.headers["Retry-After"]) > 0  # when to try again

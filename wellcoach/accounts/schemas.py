@@ -7,16 +7,49 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
+from wellcoach.errors import InvalidInput
 from wellcoach.models.enums import Role
+from wellcoach.text import OneLine, ShortLine
 
 Language = Literal["en", "it"]
 Personality = Literal["empathetic", "motivational", "analytical"]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Sport = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+ShortText = ShortLine
+Sport = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), OneLine
+]
+AvatarPart = Annotated[str, StringConstraints(max_length=32), OneLine]
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-SELF_SERVICE_ROLES = (Role.athlete, Role.coach, Role.team_manager)
+# only athletes sign themselves up; coaches and managers are created by an admin
+SELF_SERVICE_ROLES = (Role.athlete,)
+
+
+_EMAIL = TypeAdapter(EmailStr)
+
+
+def checked_email(value: str) -> str:
+    """An email address as the API would accept it (admin tools validate on input, with
+    the same rules, instead of failing later on output).
+
+    Raises:
+        InvalidInput: not a deliverable address (syntax, or a reserved domain like .test).
+    """
+    try:
+        return str(_EMAIL.validate_python(value.strip()))
+    except ValidationError as exc:
+        reason = str(exc.errors()[0].get("msg", "not a valid email address"))
+        raise InvalidInput(f"{value!r} is not a usable email address: {reason}") from None
 
 
 class AvatarConfig(BaseModel):
@@ -25,13 +58,11 @@ class AvatarConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     style: Literal["realistic", "cartoon", "minimal", "abstract"] = "minimal"
-    skin_tone: Annotated[str, StringConstraints(max_length=32)] | None = None
-    hair: Annotated[str, StringConstraints(max_length=32)] | None = None
-    outfit: Annotated[str, StringConstraints(max_length=32)] | None = None
+    skin_tone: AvatarPart | None = None
+    hair: AvatarPart | None = None
+    outfit: AvatarPart | None = None
     primary_color: str = "#2E86DE"
-    accessories: list[Annotated[str, StringConstraints(max_length=32)]] = Field(
-        default_factory=list, max_length=10
-    )
+    accessories: list[AvatarPart] = Field(default_factory=list, max_length=10)
     voice: Literal["calm", "energetic", "neutral"] = "neutral"
 
     @field_validator("primary_color")
@@ -100,10 +131,12 @@ class ProfilePatch(BaseModel):
 class ConsentChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    data_processing: bool | None = None
-    health_data: bool | None = None
-    marketing: bool | None = None
-    policy_version: Annotated[str, StringConstraints(max_length=32)] = "2026-11"
+    data_processing: StrictBool | None = None
+    health_data: StrictBool | None = None
+    marketing: StrictBool | None = None
+    policy_version: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32), OneLine
+    ] = "2026-11"
 
 
 class ConsentRecordOut(BaseModel):

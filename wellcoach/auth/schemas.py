@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, StringConstraints
 
-from wellcoach.accounts.schemas import ConsentState, Language, ShortText, Sport
+from wellcoach.accounts.schemas import Language, ShortText, Sport
+from wellcoach.text import OneLine
 
-Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-Token = Annotated[str, StringConstraints(min_length=10, max_length=2048)]
-TotpCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=20)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=256), OneLine]
+Token = Annotated[str, StringConstraints(min_length=10, max_length=2048), OneLine]
+TotpCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=6, max_length=20), OneLine
+]
+
+
+class ConsentsIn(BaseModel):
+    """Consents given at sign-up: true or false, nothing else."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data_processing: StrictBool = False
+    health_data: StrictBool = False
+    marketing: StrictBool = False
 
 
 class RegisterIn(BaseModel):
@@ -19,11 +32,15 @@ class RegisterIn(BaseModel):
     email: EmailStr
     password: Password
     name: ShortText
-    role: Literal["athlete", "coach", "team_manager"] = "athlete"
+    role: Literal["athlete"] = Field(
+        "athlete",
+        description="Only athletes sign themselves up; coach and team manager accounts are"
+        " created by an administrator.",
+    )
     sport: Sport | None = None
     team: ShortText | None = None
     language: Language = "en"
-    consents: ConsentState = Field(default_factory=ConsentState)
+    consents: ConsentsIn = Field(default_factory=ConsentsIn)
 
 
 class AcceptedOut(BaseModel):

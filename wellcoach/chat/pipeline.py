@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import unicodedata
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -39,6 +38,7 @@ from wellcoach.llm.routing import route
 from wellcoach.models.enums import MessageType
 from wellcoach.rag.ingest import STATE_KEY as KB_STATE_KEY
 from wellcoach.rag.retrieval import Passage, SearchFilters, search
+from wellcoach.text import clean_text
 
 T = TypeVar("T")
 
@@ -51,10 +51,7 @@ ENGLISH_HINTS = re.compile(r"\b(the|and|i'm|im|my|what|how|because|training|game
 def preprocess(text: str, preferred: str) -> tuple[str, str]:
     """Clean the text and pick the reply language: the user's, unless the message is
     clearly written in the other supported language."""
-    cleaned = "".join(
-        ch for ch in unicodedata.normalize("NFC", text) if ch.isprintable() or ch in "\n"
-    )
-    cleaned = re.sub(r"[ \t]+", " ", cleaned).strip()
+    cleaned = clean_text(text)
     lowered = cleaned.lower()
     italian, english = len(ITALIAN_HINTS.findall(lowered)), len(ENGLISH_HINTS.findall(lowered))
     if italian >= 2 and italian > english * 2:

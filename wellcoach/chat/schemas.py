@@ -8,8 +8,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from wellcoach.text import OneLine, Visible
+
+# free text with something visible once cleaned (see wellcoach.text)
 MessageText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), Visible
 ]
 
 
@@ -17,7 +20,7 @@ class SendMessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content: MessageText
-    client_message_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+    client_message_id: Annotated[str, StringConstraints(max_length=64), OneLine] | None = None
     # "sync" answers in the response; "async" queues the reply (202) for Socket.IO delivery
     mode: Literal["sync", "async"] = "sync"
 
@@ -48,7 +51,7 @@ class MoodIn(BaseModel):
 
     mood: int | None = Field(default=None, ge=1, le=10)
     stress: int | None = Field(default=None, ge=1, le=10)
-    note: Annotated[str, StringConstraints(max_length=500)] | None = None
+    note: Annotated[str, StringConstraints(max_length=500), Visible] | None = None
 
 
 class MoodEntryOut(BaseModel):

@@ -38,6 +38,8 @@ class Database:
             max_overflow=settings.max_overflow,
             pool_timeout=settings.pool_timeout_seconds,
             pool_pre_ping=True,
+            # statement parameters hold what users sent: never in an exception's message
+            hide_parameters=True,
             connect_args={
                 "connect_timeout": max(1, int(settings.connect_timeout_seconds)),
                 "options": f"-c statement_timeout={settings.statement_timeout_ms}",
