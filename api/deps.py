@@ -62,7 +62,9 @@ def get_chat_jobs(request: Request) -> ChatJobs:
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 TurnsDep = Annotated[Turns, Depends(get_turns)]
 ChatJobsDep = Annotated[ChatJobs, Depends(get_chat_jobs)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the transaction commits before the response is sent, so a client
+# acting on a response never meets state the database has not committed yet
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ContextDep = Annotated[RequestContext, Depends(get_context)]
 
 

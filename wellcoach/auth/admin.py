@@ -52,7 +52,9 @@ async def set_tier(session: AsyncSession, user: User, tier: Tier, context: Reque
 async def set_disabled(
     session: AsyncSession, user: User, disabled: bool, context: RequestContext
 ) -> None:
-    """Disabling signs the user out everywhere; their data is kept (erasure is GDPR's job)."""
+    """Disabling signs the user out everywhere, open Socket.IO connections included (once
+    this commits: `refresh.revoke_all` announces it); their data is kept (erasure is
+    GDPR's job, and ends the sessions through `refresh.revoke_all` too)."""
     user.disabled_at = utcnow() if disabled else None
     if disabled:
         await refresh.revoke_all(session, user.id, reason="account_disabled")

@@ -1,7 +1,8 @@
 """The authentication flows. Each function is one use case; the adapter commits.
 
 Responses that could reveal whether an email has an account (register, login,
-password reset, resend) look and take the same whether it does or not.
+password reset, resend) look and take the same whether it does or not. Rate limits
+count email and IP addresses by their keyed hash (`_limit_id`), never the address.
 """
 
 from __future__ import annotations
@@ -30,10 +31,21 @@ from wellcoach.errors import Conflict, InvalidInput
 from wellcoach.models import User
 from wellcoach.models.enums import Role, Tier
 from wellcoach.notify.email import queue_email
+from wellcoach.ratelimit import pseudonym, pseudonym_key
 
 LOGIN_PER_IP = "5/10minutes"
 LOGIN_FAILURES_PER_ACCOUNT = "5/10minutes"
 EMAIL_PER_ACCOUNT = "3/hour"
+REGISTER_PER_IP = "10/hour"
+REGISTER_PER_EMAIL = "3/hour"
+# a taken address writes a decoy account in a savepoint it rolls back (`register`)
+DECOY_DOMAIN = "decoy.invalid"
+
+
+def _limit_id(services: AuthServices, value: str) -> str:
+    """What the limiter counts an email or IP address by: its HMAC under a key derived
+    from the master key (`wellcoach.ratelimit.pseudonyms`)."""
+    return pseudonym(pseudonym_key(services.vault.keyring.current), value)
 
 
 def _link(services: AuthServices, path: str, token: str) -> str:
@@ -107,24 +119,53 @@ async def create_user(
 async def register(
     session: AsyncSession, services: AuthServices, data: RegisterIn, context: RequestContext
 ) -> None:
-    """Sign up and send the verification email; an existing email gets a notice instead."""
+    """Sign up and send the verification email; an existing email gets a notice instead.
+
+    Throttled per IP and per address, failing closed like login. Both endings do the same
+    work, so neither the answer nor its duration tells whether the address has an
+    account: one lookup, the same limiter calls, one bcrypt hash, the rows of a new
+    account and its one-time token (for a taken address, a decoy's, written in a
+    savepoint that is rolled back) and one email in the outbox.
+    """
     email = users.normalize_email(data.email)
+    ip = context.ip_address or "unknown"
+    await services.limiter.enforce(
+        REGISTER_PER_IP, "register-ip", _limit_id(services, ip), fail_open=False
+    )
+    await services.limiter.enforce(
+        REGISTER_PER_EMAIL, "register-email", _limit_id(services, email), fail_open=False
+    )
     passwords.check_policy(data.password, email)
     existing = await users.get_by_email(session, email)
-    if existing is not None:
-        # same work and same answer as a new account, so the response reveals nothing
-        await passwords.hash_password(data.password, services.settings.auth.bcrypt_rounds)
-        decision = await services.limiter.hit(EMAIL_PER_ACCOUNT, "email", str(existing.id))
-        if decision.allowed:
-            await queue_email(
-                session,
-                to=email,
-                template="already_registered",
-                language=existing.preferences.get("language", "en"),
-                user_id=existing.id,
-            )
+    if existing is None:
+        async with session.begin_nested():
+            user = await _create_registered(session, services, data, email, context)
+            await send_verification(session, services, user)
         return
-    user = await create_user(
+    existing_id, language = existing.id, existing.preferences.get("language", "en")
+    decoy_savepoint = await session.begin_nested()
+    try:
+        decoy_email = f"{uuid.uuid4().hex}@{DECOY_DOMAIN}"
+        decoy = await _create_registered(session, services, data, decoy_email, context)
+        services.vault.forget(decoy.id)
+        await one_time.create(session, services.signer, decoy.id, one_time.VERIFY_EMAIL)
+    finally:
+        await decoy_savepoint.rollback()
+    decision = await services.limiter.hit(EMAIL_PER_ACCOUNT, "email", str(existing_id))
+    if decision.allowed:
+        await queue_email(
+            session, to=email, template="already_registered", language=language, user_id=existing_id
+        )
+
+
+async def _create_registered(
+    session: AsyncSession,
+    services: AuthServices,
+    data: RegisterIn,
+    email: str,
+    context: RequestContext,
+) -> User:
+    return await create_user(
         session,
         services,
         email=email,
@@ -137,7 +178,6 @@ async def register(
         consents=data.consents.model_dump(),
         context=context,
     )
-    await send_verification(session, services, user)
 
 
 async def _email_one_time_link(
@@ -210,11 +250,11 @@ async def verify_email(
 async def _issue_pair(
     session: AsyncSession, services: AuthServices, user: User, context: RequestContext
 ) -> TokenPair:
-    access, expires_in = await services.signer.issue_access(
-        user.id, user.role.value, user.tier.value, user.session_epoch
-    )
     issued = await refresh.issue(
         session, user.id, services.settings.auth.refresh_ttl_seconds, context
+    )
+    access, expires_in = await services.signer.issue_access(
+        user.id, user.role.value, user.tier.value, user.session_epoch, issued.record.family_id
     )
     return TokenPair(access_token=access, refresh_token=issued.token, expires_in=expires_in)
 
@@ -232,9 +272,12 @@ async def login(
     email = users.normalize_email(email)
     rounds = services.settings.auth.bcrypt_rounds
     await services.limiter.enforce(
-        LOGIN_PER_IP, "login-ip", context.ip_address or "unknown", fail_open=False
+        LOGIN_PER_IP,
+        "login-ip",
+        _limit_id(services, context.ip_address or "unknown"),
+        fail_open=False,
     )
-    account_key = ("login-account", email)
+    account_key = ("login-account", _limit_id(services, email))
     if await services.limiter.peek(LOGIN_FAILURES_PER_ACCOUNT, *account_key) <= 0:
         await services.limiter.enforce(LOGIN_FAILURES_PER_ACCOUNT, *account_key, fail_open=False)
 
@@ -299,7 +342,10 @@ async def _check_second_factor(
         )
         return
     await services.limiter.hit(
-        LOGIN_FAILURES_PER_ACCOUNT, "login-account", user.email, fail_open=False
+        LOGIN_FAILURES_PER_ACCOUNT,
+        "login-account",
+        _limit_id(services, user.email),
+        fail_open=False,
     )
     await record(
         session,
@@ -335,7 +381,7 @@ async def refresh_tokens(
         await refresh.revoke_family(session, issued.record.family_id, reason="account_disabled")
         raise InvalidToken()
     access, expires_in = await services.signer.issue_access(
-        user.id, user.role.value, user.tier.value, user.session_epoch
+        user.id, user.role.value, user.tier.value, user.session_epoch, issued.record.family_id
     )
     user.last_active_at = utcnow()
     return TokenPair(access_token=access, refresh_token=issued.token, expires_in=expires_in)

@@ -41,6 +41,7 @@ class AccessClaims:
     token_id: str
     key_id: str
     session_epoch: int
+    family_id: uuid.UUID | None = None  # the refresh family (login) that issued the token
 
 
 @dataclass
@@ -172,12 +173,26 @@ class Signer:
         return payload
 
     async def issue_access(
-        self, user_id: uuid.UUID, role: str, tier: str, session_epoch: int = 0
+        self,
+        user_id: uuid.UUID,
+        role: str,
+        tier: str,
+        session_epoch: int = 0,
+        family_id: uuid.UUID | None = None,
     ) -> tuple[str, int]:
+        """An access token; `family_id` names the login (refresh family) it belongs to, so a
+        long-lived connection can be ended with that login (Socket.IO)."""
+        claims: dict[str, Any] = {
+            "sub": str(user_id),
+            "role": role,
+            "tier": tier,
+            "typ": ACCESS,
+            "sev": session_epoch,
+        }
+        if family_id is not None:
+            claims["fam"] = str(family_id)
         token, _ = await self.sign(
-            {"sub": str(user_id), "role": role, "tier": tier, "typ": ACCESS, "sev": session_epoch},
-            audience=self.settings.audience,
-            ttl_seconds=self.settings.access_ttl_seconds,
+            claims, audience=self.settings.audience, ttl_seconds=self.settings.access_ttl_seconds
         )
         return token, self.settings.access_ttl_seconds
 
@@ -185,7 +200,8 @@ class Signer:
         payload = await self.verify(token, audience=self.settings.audience, typ=ACCESS)
         try:
             user_id = uuid.UUID(payload["sub"])
-        except ValueError as exc:
+            family_id = uuid.UUID(payload["fam"]) if payload.get("fam") else None
+        except (ValueError, TypeError, AttributeError) as exc:
             raise InvalidToken() from exc
         return AccessClaims(
             user_id=user_id,
@@ -196,4 +212,5 @@ class Signer:
             token_id=payload["jti"],
             key_id=payload["_kid"],
             session_epoch=int(payload.get("sev", 0)),
+            family_id=family_id,
         )
