@@ -50,10 +50,13 @@ def up(
     def _stop(signum: int, frame: Any) -> None:
         supervisor.stopping = True
 
+    def _warn(message: str) -> None:
+        err_console.print(f"[yellow]{message}[/yellow]")
+
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     supervisor.start_children()
-    healthy = supervisor.wait_healthy()
+    healthy = supervisor.wait_healthy(on_event=_warn)
     if supervisor.stopping:
         pass
     elif not healthy:
@@ -71,7 +74,7 @@ def up(
         table.add_row("logs", str(settings.data_path / "logs"))
         console.print(table)
         console.print("press Ctrl-C to stop")
-        supervisor.supervise(lambda message: err_console.print(f"[yellow]{message}[/yellow]"))
+        supervisor.supervise(_warn)
     stopped = supervisor.shutdown(keep_services)
     console.print("stopped" + (f" (and embedded {', '.join(stopped)})" if stopped else ""))
 
@@ -93,7 +96,11 @@ def api(
         port=port or settings.api.port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        # X-Forwarded-For names the client only when the peer is one of these proxies;
+        # from anyone else it is ignored (a client could otherwise pick its own IP, and
+        # with it a fresh per-IP rate-limit budget)
         proxy_headers=True,
+        forwarded_allow_ips=settings.api.trusted_proxies,
     )
 
 
@@ -191,12 +198,17 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
         return
     table = Table("service", "ok", "where")
     mark = {True: "[green]yes[/green]", False: "[red]no[/red]"}
-    table.add_row("postgres", mark[report["postgres"]["ok"]], str(report["database_url"]))
-    table.add_row("redis", mark[report["redis"]["ok"]], str(report["redis_url"]))
+    # --json carries the URLs as they are (for psql, redis-cli); a table is for eyes
+    table.add_row("postgres", mark[report["postgres"]["ok"]], _shown(report["database_url"]))
+    table.add_row("redis", mark[report["redis"]["ok"]], _shown(report["redis_url"]))
     api_state = report["api"].get("status", "")
     table.add_row("api", mark[report["api"]["ok"]], f"{report['api']['url']} {api_state}")
     table.add_row("dashboard", mark[report["dashboard"]["ok"]], report["dashboard"]["url"])
     console.print(table)
+
+
+def _shown(url: str | None) -> str:
+    return "-" if url is None else redact(url)
 
 
 def stop() -> None:

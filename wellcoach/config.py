@@ -7,11 +7,12 @@ An unset database or Redis URL means "use the embedded server".
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,11 +27,45 @@ class ApiSettings(BaseModel):
     turn_slot_wait_seconds: float = Field(default=2.0, ge=0)
     # Retry-After of a 503 when the database pool has no connection free in time
     busy_retry_after_seconds: int = Field(default=2, ge=1)
+    # the proxies whose X-Forwarded-For names the client (uvicorn's forwarded_allow_ips):
+    # comma-separated addresses or networks; empty for none; "*" for any peer (only when
+    # nothing but the proxy can reach the API). Per-IP rate limits use that client
+    # address: behind an ingress, list its addresses, or every user shares one budget
+    trusted_proxies: str = "127.0.0.1,::1"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        """uvicorn silently treats a malformed entry as a literal that never matches."""
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        if items == ["*"]:
+            return "*"
+        for item in items:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network ('*' stands alone)"
+                ) from exc
+        return ",".join(items)
 
 
 class DashboardSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8501
+
+
+class SupervisorSettings(BaseModel):
+    """`wellcoach up`: restarting what dies, stopping everything."""
+
+    # a process or embedded server that dies within `stable_after_seconds` of its start
+    # waits `restart_backoff_seconds` before its restart, doubling with each such death,
+    # up to `restart_backoff_max_seconds`; one that ran longer restarts at once
+    restart_backoff_seconds: float = Field(default=2.0, gt=0)
+    restart_backoff_max_seconds: float = Field(default=30.0, gt=0)
+    stable_after_seconds: float = Field(default=5.0, ge=0)
+    # on Ctrl-C/SIGTERM, how long the processes get to exit before SIGKILL
+    stop_timeout_seconds: float = Field(default=10.0, gt=0)
 
 
 class DatabaseSettings(BaseModel):
@@ -220,6 +255,7 @@ class Settings(BaseSettings):
 
     api: ApiSettings = Field(default_factory=ApiSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)

@@ -62,3 +62,44 @@ def test_unreachable_database_is_a_clear_error_with_exit_code(cli_env, monkeypat
     assert result.exit_code == 7
     assert "service_unavailable" in result.stderr
     assert "y@" not in result.stderr
+
+
+def test_status_masks_the_embedded_valkey_password_for_humans(cli_env, monkeypatch, tmp_path):
+    """`--json` carries the URL as it is (for redis-cli); the table masks its password."""
+    from wellcoach.config import get_settings
+    from wellcoach.runtime import valkey
+    from wellcoach.runtime.services import start_embedded_valkey, valkey_dir
+
+    monkeypatch.setenv("WELLCOACH_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("WELLCOACH_REDIS_URL")
+    get_settings.cache_clear()
+    handle = start_embedded_valkey(get_settings())
+    try:
+        assert handle.password
+        shown = runner.invoke(app, ["status", "--json"])
+        assert shown.exit_code == 0, shown.output
+        assert json.loads(shown.stdout)["redis_url"] == handle.url
+        table = runner.invoke(app, ["status"], env={"COLUMNS": "200"})
+        assert table.exit_code == 0, table.output
+        assert handle.password not in table.stdout
+        assert f"redis://:***@127.0.0.1:{handle.port}/0" in table.stdout
+    finally:
+        valkey.stop_valkey(valkey_dir(get_settings()))
+
+
+def test_api_trusts_x_forwarded_for_only_from_the_configured_proxies(cli_env, monkeypatch):
+    import uvicorn
+
+    from wellcoach.config import get_settings
+
+    calls: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    assert runner.invoke(app, ["api"]).exit_code == 0
+    assert calls[-1]["proxy_headers"] is True
+    assert calls[-1]["forwarded_allow_ips"] == "127.0.0.1,::1"
+
+    monkeypatch.setenv("WELLCOACH_API__TRUSTED_PROXIES", "10.42.0.0/16, 10.43.0.10")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["api"])
+    assert result.exit_code == 0, result.output
+    assert calls[-1]["forwarded_allow_ips"] == "10.42.0.0/16,10.43.0.10"

@@ -379,6 +379,43 @@ def test_compose_configures_the_platform_by_environment() -> None:
         assert env["WELLCOACH_DASHBOARD__PORT"] == "8501"
 
 
+def comment_above(path: Path, key: str) -> str:
+    """The comment lines right above `key:` in a YAML file, joined."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    index = next(i for i, line in enumerate(lines) if line.strip().startswith(key + ":"))
+    comment: list[str] = []
+    for line in reversed(lines[:index]):
+        if not line.strip().startswith("#"):
+            break
+        comment.insert(0, line.strip().lstrip("#").strip())
+    return " ".join(comment)
+
+
+def compose_default(value: str) -> str:
+    """The value of `${NAME:-default}` when NAME is unset (the value itself otherwise)."""
+    match = re.fullmatch(r"\$\{(\w+):-(.*)\}", value)
+    return match.group(2) if match else value
+
+
+def assert_trusted_proxies(value: str, where: str) -> None:
+    """A valid list of proxies, and not the loopback-only default: behind a proxy the
+    API would otherwise see every user as the proxy's one address."""
+    from wellcoach.config import ApiSettings
+
+    parsed = ApiSettings(trusted_proxies=value).trusted_proxies
+    assert parsed not in ("", "*", ApiSettings().trusted_proxies), where
+
+
+def test_compose_names_the_proxies_trusted_for_x_forwarded_for() -> None:
+    services = compose()["services"]
+    env = services["api"]["environment"]
+    value = env["WELLCOACH_API__TRUSTED_PROXIES"]
+    assert value.startswith("${WELLCOACH_API__TRUSTED_PROXIES:-")  # overridable
+    assert_trusted_proxies(compose_default(value), "compose api")
+    comment = comment_above(COMPOSE, "WELLCOACH_API__TRUSTED_PROXIES")
+    assert "X-Forwarded-For" in comment and "proxy" in comment
+
+
 # --- Kubernetes ---------------------------------------------------------------------------
 
 
@@ -482,6 +519,20 @@ def test_no_secret_values_are_committed() -> None:
     config = k8s_find("ConfigMap", "wellcoach-config")["data"]
     for key in config:
         assert not re.search(r"KEY|PASSWORD|SECRET|TOKEN|DATABASE_URL|REDIS_URL", key), key
+
+
+def test_api_pods_name_the_proxies_trusted_for_x_forwarded_for() -> None:
+    """Behind an ingress every request comes from the ingress: the API must know to read
+    the client's address from X-Forwarded-For, or all users share one per-IP budget."""
+    config = k8s_find("ConfigMap", "wellcoach-config")["data"]
+    assert_trusted_proxies(config["WELLCOACH_API__TRUSTED_PROXIES"], "wellcoach-config")
+    (container,) = pod_spec(k8s_find("Deployment", "wellcoach-api"))["containers"]
+    sources = [ref["configMapRef"]["name"] for ref in container.get("envFrom", [])]
+    assert "wellcoach-config" in sources
+    overridden = [e for e in container.get("env", []) if e["name"].endswith("TRUSTED_PROXIES")]
+    assert not overridden
+    comment = comment_above(K8S / "base" / "configmap.yaml", "WELLCOACH_API__TRUSTED_PROXIES")
+    assert "X-Forwarded-For" in comment and "ingress" in comment  # says what to put there
 
 
 def test_services_select_their_deployments() -> None:

@@ -1,5 +1,9 @@
 """The embedded servers: start, reuse, persist, stop, and recovery after a crash."""
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import httpx
 import psycopg
 import pytest
@@ -43,12 +47,19 @@ def test_valkey_persists_across_restarts(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def own_postgres(tmp_path_factory):
-    """A second embedded server this module may kill without harming other tests."""
-    pgdata = tmp_path_factory.mktemp("own") / "pg"
+def own_postgres():
+    """A second embedded server this module may kill without harming other tests.
+
+    Outside pytest's temporary root: as root, the server runs as another user, who must
+    traverse every parent directory, and each pytest session on the machine resets
+    /tmp/pytest-of-<user> to 0700."""
+    base = Path(tempfile.mkdtemp(prefix="wellcoach-own-pg-"))
+    base.chmod(0o755)
+    pgdata = base / "pg"
     handle = postgres.start_postgres(pgdata)
     yield pgdata, handle
     postgres.stop_postgres(pgdata, mode="immediate")
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def test_embedded_postgres_keeps_data_across_restarts(own_postgres):
@@ -121,5 +132,8 @@ def test_unreachable_external_services_get_a_clear_error():
 def test_urls_are_redacted_before_display():
     assert "s3cret" not in redact("postgresql+psycopg://app:s3cret@db:5432/w")
     assert "s3cret" not in redact("redis://default:s3cret@cache:6379/0")
+    # the embedded Valkey's URL: a password and no user name
+    embedded = valkey.ValkeyHandle(Path("/x"), 6390, None, password="s3cret-_Tok3n").url
+    assert redact(embedded) == "redis://:***@127.0.0.1:6390/0"
     assert redact("redis://cache:6379/0") == "redis://cache:6379/0"
     assert to_async_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"

