@@ -136,3 +136,23 @@ def test_cli_refuses_an_unusable_email_on_input(cli_env):
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "not a usable email address" in result.output
     assert "Traceback" not in result.output
+
+
+async def test_a_405_names_every_method_of_the_path(client):
+    response = await client.delete("/v1/me")
+    assert response.status_code == 405
+    allowed = {method.strip() for method in response.headers["Allow"].split(",")}
+    assert {"GET", "PATCH"} <= allowed
+
+
+async def test_preferences_are_strict_booleans(client, db_session, platform):
+    user = await create_user(db_session, platform)
+    headers = bearer(await login(client, user.email))
+    _refused(
+        await client.patch("/v1/me", headers=headers, json={"preferences": {"privacy_mode": 0}})
+    )
+    _refused(
+        await client.patch(
+            "/v1/me", headers=headers, json={"avatar_config": {"primary_color": ".exe"}}
+        )
+    )

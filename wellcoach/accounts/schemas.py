@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -16,7 +17,7 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
-    field_validator,
+    WithJsonSchema,
 )
 
 from wellcoach.errors import InvalidInput
@@ -30,12 +31,37 @@ Sport = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), OneLine
 ]
 AvatarPart = Annotated[str, StringConstraints(max_length=32), OneLine]
-HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# a pattern, not a validator: the OpenAPI document then says what a color is
+HexColor = Annotated[
+    str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$"), AfterValidator(str.upper)
+]
 # only athletes sign themselves up; coaches and managers are created by an admin
 SELF_SERVICE_ROLES = (Role.athlete,)
 
 
 _EMAIL = TypeAdapter(EmailStr)
+_RESERVED_DOMAIN = "special-use or reserved name"
+
+
+def _email_syntax(value: str) -> str:
+    """The address's syntax only. A reserved domain (.test, .local, .invalid) is well
+    formed but can receive no email: that is a business rule (`checked_email`, 400 at
+    sign-up), not a schema one, so the OpenAPI's `format: email` stays true."""
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        if _RESERVED_DOMAIN in str(exc):
+            return value.strip()
+        raise ValueError(f"value is not a valid email address: {exc}") from None
+
+
+# an email address in a request: `format: email` in the schema, its syntax checked
+EmailAddress = Annotated[
+    str,
+    StringConstraints(max_length=254),
+    AfterValidator(_email_syntax),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
+]
 
 
 def checked_email(value: str) -> str:
@@ -61,16 +87,9 @@ class AvatarConfig(BaseModel):
     skin_tone: AvatarPart | None = None
     hair: AvatarPart | None = None
     outfit: AvatarPart | None = None
-    primary_color: str = "#2E86DE"
+    primary_color: HexColor = "#2E86DE"
     accessories: list[AvatarPart] = Field(default_factory=list, max_length=10)
     voice: Literal["calm", "energetic", "neutral"] = "neutral"
-
-    @field_validator("primary_color")
-    @classmethod
-    def _hex(cls, value: str) -> str:
-        if not HEX_COLOR.match(value):
-            raise ValueError("must be a color like #2E86DE")
-        return value.upper()
 
 
 class UserPreferences(BaseModel):
@@ -86,10 +105,10 @@ class UserPreferences(BaseModel):
 class PreferencesPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    notifications_enabled: bool | None = None
-    health_data_sync: bool | None = None
+    notifications_enabled: StrictBool | None = None
+    health_data_sync: StrictBool | None = None
     language: Language | None = None
-    privacy_mode: bool | None = None
+    privacy_mode: StrictBool | None = None
     ai_personality: Personality | None = None
 
 

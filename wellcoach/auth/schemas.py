@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from wellcoach.accounts.schemas import Language, ShortText, Sport
+from wellcoach.accounts.schemas import EmailAddress, Language, ShortText, Sport
 from wellcoach.text import OneLine
 
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256), OneLine]
@@ -29,7 +29,7 @@ class ConsentsIn(BaseModel):
 class RegisterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr
+    email: EmailAddress
     password: Password
     name: ShortText
     role: Literal["athlete"] = Field(
@@ -53,11 +53,11 @@ class VerifyIn(BaseModel):
 
 
 class EmailIn(BaseModel):
-    email: EmailStr
+    email: EmailAddress
 
 
 class LoginIn(BaseModel):
-    email: EmailStr
+    email: EmailAddress
     password: Password
     totp_code: TotpCode | None = None
 

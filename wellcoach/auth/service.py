@@ -12,7 +12,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.accounts import repository as users
-from wellcoach.accounts.schemas import UserPreferences
+from wellcoach.accounts.schemas import UserPreferences, checked_email
 from wellcoach.accounts.service import record_consents
 from wellcoach.audit import RequestContext, record
 from wellcoach.auth import one_time, passwords, refresh, totp
@@ -127,7 +127,7 @@ async def register(
     account and its one-time token (for a taken address, a decoy's, written in a
     savepoint that is rolled back) and one email in the outbox.
     """
-    email = users.normalize_email(data.email)
+    email = users.normalize_email(checked_email(data.email))  # a domain that takes email
     ip = context.ip_address or "unknown"
     await services.limiter.enforce(
         REGISTER_PER_IP, "register-ip", _limit_id(services, ip), fail_open=False

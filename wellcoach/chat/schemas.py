@@ -8,11 +8,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from wellcoach.text import OneLine, Visible
+from wellcoach.text import OneLine, Prose
 
 # free text with something visible once cleaned (see wellcoach.text)
 MessageText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), Visible
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), Prose
 ]
 
 
@@ -51,7 +51,7 @@ class MoodIn(BaseModel):
 
     mood: int | None = Field(default=None, ge=1, le=10)
     stress: int | None = Field(default=None, ge=1, le=10)
-    note: Annotated[str, StringConstraints(max_length=500), Visible] | None = None
+    note: Annotated[str, StringConstraints(max_length=500), Prose] | None = None
 
 
 class MoodEntryOut(BaseModel):
