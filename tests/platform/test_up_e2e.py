@@ -170,6 +170,24 @@ def data_dir() -> Iterator[Path]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def _answers_while_the_database_is_down(api: str) -> list[tuple[int, str | None]]:
+    """Logins (which read the database) sent until one is answered by a database again;
+    four at most, under the login limit of five per address and ten minutes."""
+    answers: list[tuple[int, str | None]] = []
+    for _ in range(4):
+        response = httpx.post(
+            api + "/v1/auth/login",
+            json={"email": "nobody@example.com", "password": "not the password"},
+            headers={"X-Request-ID": f"db-down-{len(answers)}"},
+            timeout=10,
+        )
+        answers.append((response.status_code, response.headers.get("Retry-After")))
+        if response.status_code != 503:
+            break
+        time.sleep(0.5)
+    return answers
+
+
 def test_up_serves_reuses_data_and_stops_cleanly(data_dir: Path) -> None:
     api_port, dash_port = _free_port(), _free_port()
     env = _env(data_dir, api_port, dash_port)
@@ -206,8 +224,12 @@ def test_up_serves_reuses_data_and_stops_cleanly(data_dir: Path) -> None:
             assert conn.execute("SELECT v FROM e2e_probe").fetchone() == ("written before restart",)
             assert conn.execute("SHOW shared_buffers").fetchone() == ("1GB",)
         _assert_private_files(data_dir)
-        # the embedded PostgreSQL dies: the supervisor starts it again, with its settings
+        # the embedded PostgreSQL dies: while it is down, requests get a 503 with
+        # Retry-After (never a 500); the supervisor starts it again, with its settings
         postgres.stop_postgres(data_dir / "postgres", mode="immediate")
+        answers = _answers_while_the_database_is_down(api)
+        assert answers and all(code in (401, 503) for code, _ in answers), answers
+        assert all(retry for code, retry in answers if code == 503), answers
         _wait_healthy(api, dashboard, second)
         _valkey_dies_and_comes_back(env, data_dir, api, second)
         # the scheduler dies twice in a row: its next restart waits (60 s here), and a
