@@ -98,18 +98,23 @@ def _methods_of(request: Request) -> list[str]:
     return sorted(methods | ({"HEAD"} if "GET" in methods else set()))
 
 
-def busy_response(retry_after: int) -> JSONResponse:
-    """503 for a request the process cannot take now (no database connection came free
-    in time): nothing was stored, and the same request may be sent again."""
+def retry_later(code: str, what: str, retry_after: int) -> JSONResponse:
+    """A 503 the client answers by sending the same request again after `Retry-After`."""
     return JSONResponse(
         error_body(
-            "server_busy",
-            "The service is busy; retry after the number of seconds in Retry-After.",
+            code,
+            f"{what}; retry after the number of seconds in Retry-After.",
             {"retry_after": retry_after},
         ),
         status_code=503,
         headers={"Retry-After": str(retry_after)},
     )
+
+
+def busy_response(retry_after: int) -> JSONResponse:
+    """503 for a request the process cannot take now (no database connection came free
+    in time): nothing was stored, and the same request may be sent again."""
+    return retry_later("server_busy", "The service is busy", retry_after)
 
 
 async def _busy(request: Request, exc: Exception, *, retry_after: int) -> JSONResponse:
@@ -125,15 +130,7 @@ async def _database_error(request: Request, exc: Exception, *, retry_after: int)
     ):
         return unexpected_error(request.url.path, exc)
     log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
-    return JSONResponse(
-        error_body(
-            "service_unavailable",
-            "The database is not reachable; retry after the number of seconds in Retry-After.",
-            {"retry_after": retry_after},
-        ),
-        status_code=503,
-        headers={"Retry-After": str(retry_after)},
-    )
+    return retry_later("service_unavailable", "The database is not reachable", retry_after)
 
 
 def unexpected_error(path: str, exc: BaseException) -> JSONResponse:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 
 import redis
 import socketio  # noqa: F401 - the worker publishes through python-socketio's Redis manager
@@ -15,6 +13,7 @@ from jobs.chat import generate_reply_job
 from jobs.queues import HIGH
 from jobs.queues import queue as job_queue
 from tests.support.factories import PASSWORD, create_user, next_published
+from tests.support.workers import run_worker_until_idle
 from wellcoach.chat import service
 from wellcoach.chat.schemas import SendMessageIn
 from wellcoach.models import Message, User
@@ -47,14 +46,7 @@ async def test_async_turn_is_answered_by_the_worker_once(cli_env, settings, plat
     connection = redis.Redis.from_url(services.redis_url)
     queue = job_queue(HIGH, connection)
     assert queue.fetch_job(f"reply-{message_id}") is not None
-    # a real worker process, as `wellcoach up` runs it, on the test's services
-    worker = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "cli.main", "worker", "--burst"],
-        capture_output=True,
-        timeout=180,
-    )
-    assert worker.returncode == 0, worker.stderr.decode()[-2000:]
+    await run_worker_until_idle()
 
     published = await next_published(pubsub)
     assert published is not None and b"reply_done" in published  # pushed to the devices

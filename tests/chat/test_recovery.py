@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import uuid
 import zlib
 from dataclasses import replace
@@ -26,6 +24,7 @@ from jobs.queues import HIGH, queue
 from tests.doubles.jobs import BrokenEmbedder, RecordingJobs
 from tests.support.clients import make_client
 from tests.support.factories import bearer, create_user, login
+from tests.support.workers import run_worker_until_idle
 from wellcoach.audit import RequestContext
 from wellcoach.chat import service
 from wellcoach.chat.schemas import SendMessageIn
@@ -114,13 +113,7 @@ async def test_a_turn_whose_worker_died_is_answered_by_the_sweep_once(cli_env, p
             )
         assert await asyncio.to_thread(requeue_unanswered_job) >= 1
         assert high.fetch_job(f"{job_id}-1") is not None
-        worker = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "cli.main", "worker", "--burst"],
-            capture_output=True,
-            timeout=180,
-        )
-        assert worker.returncode == 0, worker.stderr.decode()[-2000:]
+        await run_worker_until_idle()
         async with platform.unit_of_work() as session:
             assert await _replies(session, message_id) == 1
             status = await session.scalar(select(Message.status).where(Message.id == message_id))
