@@ -9,7 +9,8 @@ embedded PostgreSQL and Valkey in a temporary directory, migrates, creates verif
    at concurrency 1 and 16.
 
 It prints figures and asserts nothing about timing. Login is rate limited per client IP
-(wellcoach.auth.service.LOGIN_PER_IP), so every request carries its own X-Forwarded-For
+(failures: wellcoach.auth.service.LOGIN_FAILURES_PER_IP; all attempts:
+auth.login_attempts_per_ip), so every request carries its own X-Forwarded-For
 (uvicorn trusts it from 127.0.0.1) and the bench's own Valkey is flushed between rounds.
 Everything it started is stopped and deleted at the end.
 

@@ -97,6 +97,9 @@ class AuthSettings(BaseModel):
     bcrypt_rounds: int = 12
     issuer: str = "wellcoach"
     audience: str = "wellcoach-app"
+    # every login attempt from one address, failed or not: generous, since a whole team
+    # signs in from the club's network; guessing is stopped by counting failures
+    login_attempts_per_ip: str = "300/10minutes"
 
 
 class ModelPrice(BaseModel):

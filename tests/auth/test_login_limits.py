@@ -55,3 +55,51 @@ async def test_login_fails_closed_without_redis(settings, services, db_session, 
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "service_unavailable"
     assert int(response.headers["Retry-After"]) > 0  # when to try again
+
+
+async def test_a_team_of_30_signs_in_from_one_address(app, db_session, platform):
+    """The club's network: 30 athletes, one IP, each signing in (twice, for two devices);
+    successes are never counted as guesses."""
+    from tests.support.clients import make_client
+
+    team = [await create_user(db_session, platform) for _ in range(30)]
+    async with make_client(app, "10.30.0.1") as http:
+        for athlete in [*team, *team[:10]]:
+            response = await http.post(
+                "/v1/auth/login", json={"email": athlete.email, "password": PASSWORD}
+            )
+            assert response.status_code == 200, response.text
+
+
+async def test_failures_from_one_address_are_throttled_and_all_attempts_capped(
+    settings, app, db_session, platform
+):
+    from tests.support.clients import make_client
+
+    athlete = await create_user(db_session, platform)
+    async with make_client(app, "10.30.0.2") as http:
+        for _ in range(5):  # guesses at five different accounts
+            wrong = await http.post(
+                "/v1/auth/login", json={"email": f"x{_}@example.com", "password": "guess 1234"}
+            )
+            assert wrong.status_code == 401
+        blocked = await http.post(
+            "/v1/auth/login", json={"email": athlete.email, "password": PASSWORD}
+        )
+    assert blocked.status_code == 429  # this address has guessed enough
+    assert int(blocked.headers["Retry-After"]) > 0
+
+    capped = settings.model_copy(
+        update={"auth": settings.auth.model_copy(update={"login_attempts_per_ip": "3/minute"})}
+    )
+    strict = create_app(capped, platform.with_settings(capped), units=app.state.units)
+    async with make_client(strict, "10.30.0.3") as http:
+        answers = [
+            (
+                await http.post(
+                    "/v1/auth/login", json={"email": athlete.email, "password": PASSWORD}
+                )
+            ).status_code
+            for _ in range(4)
+        ]
+    assert answers == [200, 200, 200, 429]  # the cap on all attempts is a setting

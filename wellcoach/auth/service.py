@@ -33,7 +33,7 @@ from wellcoach.models.enums import Role, Tier
 from wellcoach.notify.email import queue_email
 from wellcoach.ratelimit import pseudonym, pseudonym_key
 
-LOGIN_PER_IP = "5/10minutes"
+LOGIN_FAILURES_PER_IP = "5/10minutes"
 LOGIN_FAILURES_PER_ACCOUNT = "5/10minutes"
 EMAIL_PER_ACCOUNT = "3/hour"
 REGISTER_PER_IP = "10/hour"
@@ -268,24 +268,28 @@ async def login(
     totp_code: str | None,
     context: RequestContext,
 ) -> TokenPair:
-    """Check credentials (and 2FA), throttled per IP and per account, failing closed."""
+    """Check credentials (and 2FA), failing closed. Guessing is throttled by failures, per
+    account and per address (5 each in 10 minutes); all attempts from one address have a
+    generous cap of their own (`auth.login_attempts_per_ip`), so a team signing in from
+    one network is never locked out by its own successful logins."""
     email = users.normalize_email(email)
     rounds = services.settings.auth.bcrypt_rounds
+    ip_id = _limit_id(services, context.ip_address or "unknown")
     await services.limiter.enforce(
-        LOGIN_PER_IP,
-        "login-ip",
-        _limit_id(services, context.ip_address or "unknown"),
-        fail_open=False,
+        services.settings.auth.login_attempts_per_ip, "login-ip", ip_id, fail_open=False
     )
+    ip_key = ("login-ip-failures", ip_id)
     account_key = ("login-account", _limit_id(services, email))
-    if await services.limiter.peek(LOGIN_FAILURES_PER_ACCOUNT, *account_key) <= 0:
-        await services.limiter.enforce(LOGIN_FAILURES_PER_ACCOUNT, *account_key, fail_open=False)
+    for rule, key in ((LOGIN_FAILURES_PER_IP, ip_key), (LOGIN_FAILURES_PER_ACCOUNT, account_key)):
+        if await services.limiter.peek(rule, *key) <= 0:
+            await services.limiter.enforce(rule, *key, fail_open=False)
 
     user = await users.get_by_email(session, email)
     valid = await passwords.verify_password(
         password, user.password_hash if user else passwords.dummy_hash(rounds)
     )
     if user is None or not valid:
+        await services.limiter.hit(LOGIN_FAILURES_PER_IP, *ip_key, fail_open=False)
         await services.limiter.hit(LOGIN_FAILURES_PER_ACCOUNT, *account_key, fail_open=False)
         await record(
             session,
