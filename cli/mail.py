@@ -7,7 +7,8 @@ from typing import Any
 import typer
 from rich.panel import Panel
 
-from cli.common import console, handle_errors, print_json
+from cli.common import console, err_console, handle_errors, print_json
+from wellcoach.config import get_settings
 from wellcoach.notify.email import deliver_pending, list_outbox
 from wellcoach.platform import Platform, run_with_platform
 
@@ -54,10 +55,15 @@ def outbox(
 @handle_errors
 def deliver() -> None:
     """Send pending emails now over WELLCOACH_SMTP_URL."""
+    if get_settings().smtp_url is None:
+        err_console.print(
+            "[yellow]no SMTP server is configured (WELLCOACH_SMTP_URL): pending emails stay"
+            " in the outbox; read them with `wellcoach mail outbox`[/yellow]"
+        )
+        raise typer.Exit(1)
 
     async def work(platform: Platform) -> dict[str, int]:
-        if platform.settings.smtp_url is None:
-            return {"sent": 0, "failed": 0}
+        assert platform.settings.smtp_url is not None
         async with platform.unit_of_work() as session:
             return await deliver_pending(session, platform.settings.smtp_url.get_secret_value())
 

@@ -211,3 +211,10 @@ def test_rotate_jwt(cli_env):
     second = invoke("keys", "rotate-jwt")
     assert first.exit_code == second.exit_code == 0
     assert first.stdout != second.stdout
+
+
+def test_mail_deliver_without_smtp_says_so(cli_env, monkeypatch):
+    monkeypatch.delenv("WELLCOACH_SMTP_URL", raising=False)
+    result = invoke("mail", "deliver")
+    assert result.exit_code == 1
+    assert "no SMTP server is configured" in result.output

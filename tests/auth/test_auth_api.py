@@ -445,3 +445,12 @@ async def test_totp_disable_needs_password_and_code(client, db_session, platform
     assert (
         await client.post("/v1/auth/login", json={"email": user.email, "password": PASSWORD})
     ).status_code == 200
+
+
+async def test_registration_needs_consent_to_data_processing(client):
+    for consents in ({}, {"data_processing": False, "marketing": True}):
+        body = register_body(unique_email()) | {"consents": consents}
+        refused = await client.post("/v1/auth/register", json=body)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "consent_required"
+        assert refused.json()["error"]["details"] == {"consent": "data_processing"}

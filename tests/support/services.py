@@ -29,7 +29,8 @@ from wellcoach.config import Settings
 from wellcoach.runtime import postgres, valkey
 from wellcoach.runtime.services import to_async_url, to_libpq_url
 
-TEST_REDIS_DB = 13
+# the database index the suite uses (and flushes) on a Redis it finds on 127.0.0.1:6379
+TEST_REDIS_DB = int(os.environ.get("WELLCOACH_TEST_REDIS_DB", "13"))
 
 
 @dataclass

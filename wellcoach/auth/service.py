@@ -12,6 +12,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.accounts import repository as users
+from wellcoach.accounts.errors import ConsentRequired
 from wellcoach.accounts.schemas import UserPreferences, checked_email
 from wellcoach.accounts.service import record_consents
 from wellcoach.audit import RequestContext, record
@@ -128,6 +129,11 @@ async def register(
     savepoint that is rolled back) and one email in the outbox.
     """
     email = users.normalize_email(checked_email(data.email))  # a domain that takes email
+    if not data.consents.data_processing:
+        raise ConsentRequired(
+            "Using wellcoach needs your consent to data processing.",
+            details={"consent": "data_processing"},
+        )
     ip = context.ip_address or "unknown"
     await services.limiter.enforce(
         REGISTER_PER_IP, "register-ip", _limit_id(services, ip), fail_open=False
