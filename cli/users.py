@@ -17,6 +17,16 @@ from wellcoach.auth import service as auth
 from wellcoach.models.enums import ConsentPurpose, Role, Tier
 from wellcoach.platform import Platform, run_with_platform
 
+# optional: asked for (hidden, twice) when omitted, so --help does not call it required
+PASSWORD_OPTION = typer.Option(
+    None, help="The password; asked for, hidden and twice, when omitted.", show_default=False
+)
+
+
+def ask_password() -> str:
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
 app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 CLI = RequestContext(source="cli")
 JSON = typer.Option(False, "--json", help="Machine-readable output.")
@@ -53,7 +63,7 @@ def _print_profile(data: dict[str, Any], as_json: bool) -> None:
 @handle_errors
 def create(
     email: str,
-    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+    password: str | None = PASSWORD_OPTION,
     name: str | None = typer.Option(None),
     role: Role = typer.Option(Role.athlete),
     tier: Tier = typer.Option(Tier.free),
@@ -66,6 +76,7 @@ def create(
 ) -> None:
     """Create an account (no verification email is sent; use --verified to skip it)."""
     address = checked_email(email)  # before anything is written
+    password = password or ask_password()
 
     async def work(platform: Platform) -> dict[str, Any]:
         async with platform.unit_of_work() as session:
@@ -94,7 +105,7 @@ def create(
 @handle_errors
 def create_admin(
     email: str,
-    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+    password: str | None = PASSWORD_OPTION,
     name: str | None = typer.Option(None),
     as_json: bool = JSON,
 ) -> None:

@@ -218,3 +218,13 @@ def test_mail_deliver_without_smtp_says_so(cli_env, monkeypatch):
     result = invoke("mail", "deliver")
     assert result.exit_code == 1
     assert "no SMTP server is configured" in result.output
+
+
+def test_the_password_is_optional_on_the_command_line_and_asked_for_when_omitted(cli_env):
+    help_text = invoke("users", "create", "--help").output
+    password_line = next(line for line in help_text.splitlines() if "--password" in line)
+    assert "required" not in password_line
+    email = unique_email("prompted")
+    result = invoke("users", "create", email, "--json", input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout[result.stdout.index("{") :])["email"] == email
