@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: up test install lint format clean
+.PHONY: up test fuzz install lint format clean
 
 up: install  ## install (first time) and run the whole platform on embedded services
 	$(BIN)/wellcoach up
@@ -12,6 +12,11 @@ test: install  ## run the test suite against real PostgreSQL+pgvector and Redis,
 	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 	@$(BIN)/coverage report --include='wellcoach/*' --no-skip-covered | grep '^TOTAL' | sed 's|^TOTAL|core (wellcoach/) coverage, 90% required:|'
 	@$(BIN)/coverage report --include='wellcoach/*' --fail-under=90 > /dev/null
+
+# `make test` runs a bounded schemathesis pass (tests/platform/test_openapi_fuzz.py); this is
+# the longer one, not run in CI: make fuzz FUZZ_ARGS="--max-examples 500 --seed 7"
+fuzz: install  ## a longer schemathesis run over the whole API; prints its figures
+	$(BIN)/python bench/schemathesis_long.py $(FUZZ_ARGS)
 
 install: $(VENV)/.installed
 

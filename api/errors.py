@@ -6,10 +6,13 @@ import re
 from functools import partial
 from typing import Any
 
+import psycopg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from redis import exceptions as redis_errors
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -42,6 +45,56 @@ CODE_BY_STATUS = {
 }
 
 log = structlog.get_logger(__name__)
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable and machine-readable: what the apps act on.")
+    message: str = Field(description="For people; may change.")
+    details: Any = Field(None, description="What the code needs to be acted on, if anything.")
+
+
+class ErrorOut(BaseModel):
+    """The body of every error answer."""
+
+    error: ErrorDetail
+
+
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "Seconds to wait before sending the same request again.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+WHAT_STATUS_MEANS = {
+    400: "A rule the schema cannot express refused the request; `error.code` says which.",
+    401: "No valid credentials (`invalid_token`, `invalid_credentials`, ...).",
+    403: "Not allowed for this account now (`error.code` says why).",
+    404: "No such resource, or not visible to you.",
+    409: "The request conflicts with the resource's current state.",
+    422: "The request does not match the schema (`validation_error`; `details` names each field).",
+    429: "Too many requests; retry after `Retry-After`.",
+    503: "A dependency (the database, Redis, the job queue) cannot answer now, or the server"
+    " is busy; nothing was changed unless the message says otherwise. Retry after"
+    " `Retry-After`.",
+}
+
+
+def error_responses(*statuses: int, why: dict[int, str] | None = None) -> dict[int | str, Any]:
+    """`responses=` for a route or router: each status it can answer with an error, the
+    error body's model, and what it means there (`why` overrides the generic text), so
+    the OpenAPI document names every business answer a client must handle."""
+    why = why or {}
+    responses: dict[int | str, Any] = {}
+    for status in statuses:
+        response: dict[str, Any] = {
+            "model": ErrorOut,
+            "description": why.get(status, WHAT_STATUS_MEANS[status]),
+        }
+        if status in (429, 503):
+            response["headers"] = RETRY_AFTER_HEADER
+        responses[status] = response
+    return responses
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -122,15 +175,44 @@ async def _busy(request: Request, exc: Exception, *, retry_after: int) -> JSONRe
     return busy_response(retry_after)
 
 
-async def _database_error(request: Request, exc: Exception, *, retry_after: int) -> JSONResponse:
-    """The database cannot be reached (down, restarting, the connection dropped): a 503
-    the client retries, not a 500. Other driver errors are bugs: a 500."""
-    if isinstance(exc, DBAPIError) and not (
-        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
-    ):
+# what a dependency that cannot answer raises: the database (SQLAlchemy's wrappers, or the
+# driver's own errors where code talks to psycopg directly), Redis, a refused connection
+OUTAGES: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    DBAPIError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    ConnectionRefusedError,
+)
+_DRIVER_OUTAGES = (psycopg.OperationalError, psycopg.InterfaceError, OSError)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when `exc` says a dependency cannot answer now (down, restarting, a dropped
+    connection, a statement cancelled by its timeout), not that the request is wrong.
+    A driver error wrapped in a plain `DBAPIError` is judged by the driver's error."""
+    if isinstance(exc, DBAPIError):
+        return (
+            exc.connection_invalidated
+            or isinstance(exc, OperationalError | InterfaceError)
+            or isinstance(exc.orig, _DRIVER_OUTAGES)
+        )
+    return isinstance(exc, OUTAGES)
+
+
+async def _outage(request: Request, exc: Exception, *, retry_after: int) -> JSONResponse:
+    """A dependency cannot answer: a 503 the client retries, not a 500. Other driver
+    errors are bugs: a 500."""
+    if not is_outage(exc):
         return unexpected_error(request.url.path, exc)
-    log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
-    return retry_later("service_unavailable", "The database is not reachable", retry_after)
+    log.warning("service_unavailable", path=request.url.path, error=type(exc).__name__)
+    return retry_later(
+        "service_unavailable", "A service the platform depends on cannot answer now", retry_after
+    )
 
 
 def unexpected_error(path: str, exc: BaseException) -> JSONResponse:
@@ -149,8 +231,8 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI, *, busy_retry_after: int = 2) -> None:
     retry_after = busy_retry_after
     app.add_exception_handler(WellcoachError, partial(_domain_error, retry_after=retry_after))
-    for outage in (OperationalError, InterfaceError, DisconnectionError, DBAPIError):
-        app.add_exception_handler(outage, partial(_database_error, retry_after=retry_after))
+    for outage in OUTAGES:
+        app.add_exception_handler(outage, partial(_outage, retry_after=retry_after))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(PoolTimeout, partial(_busy, retry_after=busy_retry_after))

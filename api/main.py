@@ -7,11 +7,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import socketio
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 
 import wellcoach
-from api.errors import error_body, install_error_handlers
+from api.errors import ErrorOut, install_error_handlers
 from api.middleware import RequestContextMiddleware
 from api.realtime import build_socketio
 from api.routes import auth, chat, me, system
@@ -23,16 +24,25 @@ from wellcoach.logging import configure_logging
 from wellcoach.platform import Platform, open_platform
 from wellcoach.runtime.services import resolve_services
 
+# every route: the error body of any 4xx (a missing token, an unknown path, a wrong method,
+# a body that is not JSON); each route also names the statuses its own rules answer with
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    "4XX": {
-        "description": "Client error",
-        "content": {
-            "application/json": {
-                "example": error_body("validation_error", "The request is not valid.")
-            }
-        },
-    }
+    "4XX": {"model": ErrorOut, "description": "Client error; `error.code` says which."}
 }
+
+
+def each_query_parameter_once(request: Request) -> None:
+    """Every query parameter of the API takes one value: a repeated one is refused (422),
+    not silently read as its last value, which the schema does not allow."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise RequestValidationError(
+            [
+                {"loc": ("query", name), "msg": "must be given at most once", "type": "repeated"}
+                for name in repeated
+            ]
+        )
 
 
 def create_app(
@@ -65,6 +75,7 @@ def create_app(
         description="Backend of the wellcoach AI wellbeing coach for athletes and teams.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        dependencies=[Depends(each_query_parameter_once)],
     )
     if platform is not None:
         _wire(app, platform, units)

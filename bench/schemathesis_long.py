@@ -1,7 +1,8 @@
 """A longer schemathesis run than the suite's bounded pass (tests/platform/
 test_openapi_fuzz.py): more examples per operation, any seed. Starts its own embedded
-services and a live API on loopback, signs in a verified user, prints the figures
-(operations, cases, failures by check, duration) and deletes everything at the end.
+services and a live API on loopback, signs in a verified user (with consent to data
+processing), prints the figures (operations, cases, failures by check, duration) and
+deletes everything at the end. Not run in CI: it takes minutes.
 
     python bench/schemathesis_long.py [--max-examples 200] [--seed 1]
 """
@@ -62,12 +63,33 @@ def main() -> None:
         services.close()
     summary = run.output[run.output.find("SUMMARY") :] if "SUMMARY" in run.output else run.output
     print(summary[-4000:])
-    cases = re.search(r"(\d+) generated", run.output)
+    figures = figures_of(run.output)
     print(
         f"schemathesis: max-examples {args.max_examples}, seed {args.seed}: "
-        f"{cases.group(1) if cases else '?'} cases in {run.seconds:.0f} s, exit {run.exit_code}"
+        f"{figures['cases']} cases, {figures['operations']} operations, "
+        f"{run.seconds:.0f} s, exit {run.exit_code}"
     )
+    failures = figures["failures"]
+    print("failures by check: " + (", ".join(f"{k} {v}" for k, v in failures.items()) or "none"))
     sys.exit(run.exit_code)
+
+
+def figures_of(output: str) -> dict:
+    """Cases run, operations tested and failures by check, from schemathesis's summary
+    ("Failures:" lists one "❌ ST101 Server error: 2" line per check that failed)."""
+    cases = re.search(r"(\d+) generated", output)
+    operations = re.search(r"Tested: (\d+)", output)
+    block = re.search(r"\nFailures:\n(.*?)\n\n", output, re.S)
+    failures = {}
+    for line in block.group(1).splitlines() if block else []:
+        found = re.search(r"(?:ST\d+ )?([^:❌]+?): (\d+)\s*$", line)
+        if found:
+            failures[found.group(1).strip()] = int(found.group(2))
+    return {
+        "cases": int(cases.group(1)) if cases else None,
+        "operations": int(operations.group(1)) if operations else None,
+        "failures": failures,
+    }
 
 
 if __name__ == "__main__":

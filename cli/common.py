@@ -40,7 +40,10 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except WellcoachError as exc:
-            err_console.print(f"[red]error[/red] {escape(f'[{exc.code}] {exc.message}')}")
+            # soft_wrap: one line however narrow the terminal (scripts grep it)
+            err_console.print(
+                f"[red]error[/red] {escape(f'[{exc.code}] {exc.message}')}", soft_wrap=True
+            )
             raise typer.Exit(EXIT_BY_KIND.get(exc.kind, 1)) from None
 
     return wrapper  # type: ignore[return-value]

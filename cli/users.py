@@ -9,7 +9,7 @@ from rich.table import Table
 
 from cli.common import console, handle_errors, print_json
 from wellcoach.accounts import repository as users_repo
-from wellcoach.accounts.schemas import checked_email
+from wellcoach.accounts.schemas import checked_account_fields, checked_email
 from wellcoach.accounts.service import profile_of
 from wellcoach.audit import RequestContext
 from wellcoach.auth import admin
@@ -75,7 +75,9 @@ def create(
     as_json: bool = JSON,
 ) -> None:
     """Create an account (no verification email is sent; use --verified to skip it)."""
-    address = checked_email(email)  # before anything is written
+    # checked on input, by the API's rules, before anything is asked or written
+    address = checked_email(email)
+    fields = checked_account_fields(name=name, sport=sport, team=team, language=language)
     password = password or ask_password()
 
     async def work(platform: Platform) -> dict[str, Any]:
@@ -85,12 +87,12 @@ def create(
                 platform,
                 email=address,
                 password=password,
-                name=name,
+                name=fields.name,
                 role=role,
                 tier=tier,
-                sport=sport,
-                team=team,
-                language=language,
+                sport=fields.sport,
+                team=fields.team,
+                language=fields.language,
                 verified=verified,
                 consents={purpose.value: True for purpose in consent},
                 consent_source="cli",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api.deps import ContextDep, CurrentUser, PlatformDep, SessionDep
+from api.errors import error_responses
 from wellcoach.auth import service
 from wellcoach.auth.schemas import (
     AcceptedOut,
@@ -22,7 +23,10 @@ from wellcoach.auth.schemas import (
     VerifyIn,
 )
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+# every auth route reads the database, and most count attempts in Redis
+router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(503))
+
+WEAK_PASSWORD = "`weak_password`: the new password breaks the password policy"
 
 SENT = AcceptedOut(
     status="accepted",
@@ -30,16 +34,40 @@ SENT = AcceptedOut(
 )
 
 
-@router.post("/register", status_code=status.HTTP_202_ACCEPTED, response_model=AcceptedOut)
+@router.post(
+    "/register",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedOut,
+    responses=error_responses(
+        400,
+        403,
+        422,
+        429,
+        why={
+            400: f"{WEAK_PASSWORD}; or `invalid_input`: the address cannot receive email"
+            " (a reserved domain like .test).",
+            403: "`consent_required`: using wellcoach needs consent to data processing.",
+            422: "Not valid, including a `role` other than `athlete`.",
+        },
+    ),
+)
 async def register(
     body: RegisterIn, session: SessionDep, platform: PlatformDep, context: ContextDep
 ) -> AcceptedOut:
-    """Create an account and email a verification link (the same answer for a taken email)."""
+    """Create an athlete account and email a verification link (the same answer for a
+    taken email). Only athletes sign themselves up: coach and team manager accounts are
+    created by an administrator (`wellcoach users create --role ...`)."""
     await service.register(session, platform, body, context)
     return SENT
 
 
-@router.post("/verify", response_model=AcceptedOut)
+@router.post(
+    "/verify",
+    response_model=AcceptedOut,
+    responses=error_responses(
+        400, 422, why={400: "`invalid_or_expired_token`: the link is invalid, expired or used."}
+    ),
+)
 async def verify(
     body: VerifyIn, session: SessionDep, platform: PlatformDep, context: ContextDep
 ) -> AcceptedOut:
@@ -47,7 +75,12 @@ async def verify(
     return AcceptedOut(status="verified", message="Your email address is verified.")
 
 
-@router.post("/verify/resend", status_code=status.HTTP_202_ACCEPTED, response_model=AcceptedOut)
+@router.post(
+    "/verify/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedOut,
+    responses=error_responses(422),
+)
 async def resend_verification(
     body: EmailIn, session: SessionDep, platform: PlatformDep
 ) -> AcceptedOut:
@@ -55,7 +88,21 @@ async def resend_verification(
     return SENT
 
 
-@router.post("/login", response_model=TokenPair)
+@router.post(
+    "/login",
+    response_model=TokenPair,
+    responses=error_responses(
+        401,
+        403,
+        422,
+        429,
+        why={
+            401: "`invalid_credentials`; `totp_required`: send `totp_code` too; `invalid_totp`.",
+            403: "`account_disabled`.",
+            429: "Too many failed attempts from this address or for this account.",
+        },
+    ),
+)
 async def login(
     body: LoginIn, session: SessionDep, platform: PlatformDep, context: ContextDep
 ) -> TokenPair:
@@ -70,7 +117,15 @@ async def login(
     )
 
 
-@router.post("/refresh", response_model=TokenPair)
+@router.post(
+    "/refresh",
+    response_model=TokenPair,
+    responses=error_responses(
+        401,
+        422,
+        why={401: "`invalid_token`; `token_reused`: the token's whole family is signed out."},
+    ),
+)
 async def refresh(
     body: RefreshIn, session: SessionDep, platform: PlatformDep, context: ContextDep
 ) -> TokenPair:
@@ -78,7 +133,7 @@ async def refresh(
     return await service.refresh_tokens(session, platform, body.refresh_token, context)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 422))
 async def logout(
     body: RefreshIn,
     user: CurrentUser,
@@ -89,13 +144,22 @@ async def logout(
     await service.logout(session, platform, user, body.refresh_token, context)
 
 
-@router.post("/password/forgot", status_code=status.HTTP_202_ACCEPTED, response_model=AcceptedOut)
+@router.post(
+    "/password/forgot",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AcceptedOut,
+    responses=error_responses(422),
+)
 async def forgot_password(body: EmailIn, session: SessionDep, platform: PlatformDep) -> AcceptedOut:
     await service.forgot_password(session, platform, body.email)
     return SENT
 
 
-@router.post("/password/reset", response_model=AcceptedOut)
+@router.post(
+    "/password/reset",
+    response_model=AcceptedOut,
+    responses=error_responses(400, 422, why={400: f"`invalid_or_expired_token`; {WEAK_PASSWORD}."}),
+)
 async def reset_password(
     body: ResetIn, session: SessionDep, platform: PlatformDep, context: ContextDep
 ) -> AcceptedOut:
@@ -104,7 +168,19 @@ async def reset_password(
     return AcceptedOut(status="password_reset", message="Your password was changed.")
 
 
-@router.post("/password/change", response_model=TokenPair)
+@router.post(
+    "/password/change",
+    response_model=TokenPair,
+    responses=error_responses(
+        400,
+        401,
+        422,
+        why={
+            400: f"{WEAK_PASSWORD}, or is the current one.",
+            401: "`invalid_credentials`: the current password is wrong; or `invalid_token`.",
+        },
+    ),
+)
 async def change_password(
     body: ChangePasswordIn,
     user: CurrentUser,
@@ -118,7 +194,11 @@ async def change_password(
     )
 
 
-@router.post("/2fa/enroll", response_model=TotpEnrollOut)
+@router.post(
+    "/2fa/enroll",
+    response_model=TotpEnrollOut,
+    responses=error_responses(409, why={409: "Two-factor authentication is already on."}),
+)
 async def totp_enroll(
     user: CurrentUser, session: SessionDep, platform: PlatformDep
 ) -> TotpEnrollOut:
@@ -126,7 +206,21 @@ async def totp_enroll(
     return TotpEnrollOut(secret=secret, provisioning_uri=uri)
 
 
-@router.post("/2fa/confirm", response_model=RecoveryCodesOut)
+@router.post(
+    "/2fa/confirm",
+    response_model=RecoveryCodesOut,
+    responses=error_responses(
+        400,
+        401,
+        409,
+        422,
+        why={
+            400: "`invalid_input`: start the enrollment first.",
+            401: "`invalid_totp`: the code is wrong or was used; or `invalid_token`.",
+            409: "Two-factor authentication is already on.",
+        },
+    ),
+)
 async def totp_confirm(
     body: TotpConfirmIn,
     user: CurrentUser,
@@ -139,7 +233,19 @@ async def totp_confirm(
     return RecoveryCodesOut(recovery_codes=codes)
 
 
-@router.post("/2fa/disable", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/2fa/disable",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(
+        401,
+        409,
+        422,
+        why={
+            401: "`invalid_credentials` or `invalid_totp`; or `invalid_token`.",
+            409: "Two-factor authentication is not on.",
+        },
+    ),
+)
 async def totp_disable(
     body: TotpDisableIn,
     user: CurrentUser,
@@ -150,7 +256,19 @@ async def totp_disable(
     await service.totp_disable(session, platform, user, body.password, body.code, context)
 
 
-@router.post("/2fa/recovery-codes", response_model=RecoveryCodesOut)
+@router.post(
+    "/2fa/recovery-codes",
+    response_model=RecoveryCodesOut,
+    responses=error_responses(
+        401,
+        409,
+        422,
+        why={
+            401: "`invalid_totp`; or `invalid_token`.",
+            409: "Two-factor authentication is not on.",
+        },
+    ),
+)
 async def recovery_codes(
     body: TotpConfirmIn,
     user: CurrentUser,

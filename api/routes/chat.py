@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import assert_never
 
 from fastapi import APIRouter, Query, Response, status
@@ -15,6 +14,7 @@ from api.deps import (
     TurnsDep,
     VerifiedUser,
 )
+from api.errors import error_responses
 from wellcoach.chat import service
 from wellcoach.chat.schemas import (
     ChatSessionDetail,
@@ -28,19 +28,37 @@ from wellcoach.chat.schemas import (
 from wellcoach.chat.turns import Answered, Failed, Queued, TurnFailed, TurnOutcome
 from wellcoach.chat.turns import end_session as end_chat_session
 from wellcoach.models.enums import MessageStatus
-from wellcoach.text import IsoDateTime
+from wellcoach.text import IsoDateTime, Uuid
 
-router = APIRouter(prefix="/chat", tags=["chat"])
+# verified users only (403 `email_not_verified`), and every route reads the database
+router = APIRouter(
+    prefix="/chat",
+    tags=["chat"],
+    responses=error_responses(
+        401, 403, 503, why={403: "`email_not_verified`: verify your email address first."}
+    ),
+)
+
+NO_SESSION = "`not_found`: no such chat session of yours."
+ENDED = "This chat session has ended; start a new one."
+NO_CONSENT = (
+    "`email_not_verified`, or `consent_required`: chatting needs consent to data processing."
+)
 
 
-@router.post("/sessions", response_model=ChatSessionOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/sessions",
+    response_model=ChatSessionOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(403, why={403: NO_CONSENT}),
+)
 async def start_session(
     user: VerifiedUser, session: SessionDep, platform: PlatformDep
 ) -> ChatSessionOut:
     return await service.start_session(session, platform.vault, user)
 
 
-@router.get("/sessions", response_model=list[ChatSessionOut])
+@router.get("/sessions", response_model=list[ChatSessionOut], responses=error_responses(422))
 async def list_sessions(
     user: VerifiedUser,
     session: SessionDep,
@@ -51,9 +69,13 @@ async def list_sessions(
     return await service.list_sessions(session, platform.vault, user, limit, before)
 
 
-@router.get("/sessions/{session_id}", response_model=ChatSessionDetail)
+@router.get(
+    "/sessions/{session_id}",
+    response_model=ChatSessionDetail,
+    responses=error_responses(404, 422, why={404: NO_SESSION}),
+)
 async def get_session(
-    session_id: uuid.UUID,
+    session_id: Uuid,
     user: VerifiedUser,
     session: SessionDep,
     platform: PlatformDep,
@@ -64,9 +86,13 @@ async def get_session(
     return await service.session_detail(session, platform.vault, user, session_id, limit, before)
 
 
-@router.post("/sessions/{session_id}/end", response_model=ChatSessionOut)
+@router.post(
+    "/sessions/{session_id}/end",
+    response_model=ChatSessionOut,
+    responses=error_responses(404, 422, why={404: NO_SESSION}),
+)
 async def end_session(
-    session_id: uuid.UUID,
+    session_id: Uuid,
     user: VerifiedUser,
     session: SessionDep,
     platform: PlatformDep,
@@ -79,10 +105,18 @@ async def end_session(
 
 
 @router.post(
-    "/sessions/{session_id}/mood", response_model=MoodEntryOut, status_code=status.HTTP_201_CREATED
+    "/sessions/{session_id}/mood",
+    response_model=MoodEntryOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(
+        400,
+        404,
+        422,
+        why={400: "`invalid_input`: send a mood, a stress level, or both.", 404: NO_SESSION},
+    ),
 )
 async def log_mood(
-    session_id: uuid.UUID,
+    session_id: Uuid,
     body: MoodIn,
     user: VerifiedUser,
     session: SessionDep,
@@ -91,7 +125,9 @@ async def log_mood(
     return await service.log_mood(session, platform.vault, user, session_id, body)
 
 
-@router.post("/messages/status", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/messages/status", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(422)
+)
 async def message_status(body: MessageStatusIn, user: VerifiedUser, session: SessionDep) -> None:
     """Delivery and read receipts for the coach's messages."""
     await service.set_status(session, user.id, body.message_ids, MessageStatus(body.status))
@@ -102,11 +138,27 @@ async def message_status(body: MessageStatusIn, user: VerifiedUser, session: Ses
     response_model=TurnOut,
     responses={
         202: {"model": TurnOut, "description": "The reply is queued"},
-        503: {"description": "Too busy to take the message now; nothing was stored"},
+        **error_responses(
+            403,
+            404,
+            409,
+            422,
+            503,
+            why={
+                403: NO_CONSENT,
+                404: NO_SESSION,
+                409: ENDED,
+                422: "Not valid, including a `content` with nothing visible once cleaned.",
+                503: "`server_busy`: too busy to take the message, nothing was stored;"
+                " `reply_unavailable`: the message is stored, no reply can be written now"
+                " (send it again with the same `client_message_id`); `queue_unavailable`;"
+                " `service_unavailable`.",
+            },
+        ),
     },
 )
 async def send_message(
-    session_id: uuid.UUID,
+    session_id: Uuid,
     body: SendMessageIn,
     user: VerifiedUser,
     session: SessionDep,
@@ -141,10 +193,21 @@ def _turn_out(outcome: TurnOutcome, response: Response) -> TurnOut:
 @router.post(
     "/messages/{message_id}/retry",
     response_model=TurnOut,
-    responses={202: {"model": TurnOut, "description": "The reply is queued"}},
+    responses={
+        202: {"model": TurnOut, "description": "The reply is queued"},
+        **error_responses(
+            404,
+            422,
+            503,
+            why={
+                404: "`not_found`: no such message of yours.",
+                503: "`reply_unavailable`: no reply can be written now; retry later.",
+            },
+        ),
+    },
 )
 async def retry_message(
-    message_id: uuid.UUID,
+    message_id: Uuid,
     user: VerifiedUser,
     session: SessionDep,
     turns: TurnsDep,

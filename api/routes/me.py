@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import APIRouter
 
 from api.deps import ContextDep, CurrentUser, SessionDep, SubjectDep
+from api.errors import error_responses
 from wellcoach.accounts import service
 from wellcoach.accounts.schemas import ConsentChange, ConsentsOut, ProfilePatch, UserProfile
+from wellcoach.text import Uuid
 
-router = APIRouter(tags=["accounts"])
+# signed-in routes that read the database
+router = APIRouter(tags=["accounts"], responses=error_responses(401, 503))
 
 
 @router.get("/me", response_model=UserProfile)
@@ -18,7 +19,15 @@ async def get_me(user: CurrentUser, session: SessionDep) -> UserProfile:
     return await service.profile_of(session, user)
 
 
-@router.patch("/me", response_model=UserProfile)
+@router.patch(
+    "/me",
+    response_model=UserProfile,
+    responses=error_responses(
+        403,
+        422,
+        why={403: "`consent_required`: health data sync needs consent to health data first."},
+    ),
+)
 async def patch_me(
     body: ProfilePatch, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> UserProfile:
@@ -31,7 +40,7 @@ async def get_consents(user: CurrentUser, session: SessionDep) -> ConsentsOut:
     return await service.consents_of(session, user)
 
 
-@router.put("/me/consents", response_model=ConsentsOut)
+@router.put("/me/consents", response_model=ConsentsOut, responses=error_responses(422))
 async def put_consents(
     body: ConsentChange, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> ConsentsOut:
@@ -39,9 +48,15 @@ async def put_consents(
     return await service.change_consents(session, user, body, context)
 
 
-@router.get("/users/{user_id}", response_model=UserProfile)
+@router.get(
+    "/users/{user_id}",
+    response_model=UserProfile,
+    responses=error_responses(
+        404, 422, why={404: "No such user, or not one you may see (`not_found`)."}
+    ),
+)
 async def get_user(
-    user_id: uuid.UUID, subject: SubjectDep, session: SessionDep, context: ContextDep
+    user_id: Uuid, subject: SubjectDep, session: SessionDep, context: ContextDep
 ) -> UserProfile:
     """Another user's profile: only admins, and coaches for athletes they are assigned to."""
     return await service.read_profile(session, subject, user_id, context)

@@ -228,3 +228,24 @@ def test_the_password_is_optional_on_the_command_line_and_asked_for_when_omitted
     result = invoke("users", "create", email, "--json", input=f"{PASSWORD}\n{PASSWORD}\n")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout[result.stdout.index("{") :])["email"] == email
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        (["--name", "Chi\x00ara"], "name"),
+        (["--team", "Roma\x1f"], "team"),
+        (["--sport", " "], "sport"),
+        (["--language", "xx"], "language"),
+    ],
+)
+def test_create_checks_the_profile_fields_on_input(cli_env, extra, field):
+    """What sign-up refuses, an admin cannot slip in: one red line naming the field, exit
+    code 2, no traceback, and nothing created."""
+    email = unique_email("cli")
+    result = invoke("users", "create", email, "--password", PASSWORD, *extra)
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"[invalid_input] {field}:" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert invoke("users", "show", email).exit_code == 3  # not found

@@ -105,6 +105,36 @@ async def test_register_rejects_bad_input_with_a_code(client, overrides, status,
     assert response.json()["error"]["code"] == code
 
 
+@pytest.mark.parametrize("role", ["coach", "team_manager", "admin"])
+async def test_staff_cannot_sign_themselves_up(client, db_session, role):
+    """Coach and team manager accounts see athletes' data: an administrator creates them
+    (`wellcoach users create --role ...`); sign-up makes athletes only."""
+    email = unique_email()
+    response = await client.post("/v1/auth/register", json=register_body(email, role=role))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["loc"] == ["body", "role"]
+    assert await db_session.scalar(select(User).where(User.email == email)) is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"name": "Giu\u0000lia"}, "name"),
+        ({"sport": "ten\u0000nis"}, "sport"),
+        ({"team": "Roma TC\u0000"}, "team"),
+        ({"consents": {"data_processing": 1.0}}, "consents"),
+    ],
+)
+async def test_register_refuses_what_the_database_cannot_store(client, overrides, field):
+    """A NUL byte made the database raise (a 500, the values in the log): now a 422 that
+    names the field, before anything is looked up."""
+    response = await client.post(
+        "/v1/auth/register", json=register_body(unique_email(), **overrides)
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["loc"][:2] == ["body", field]
+
+
 async def test_password_equal_to_email_is_refused(client):
     email = unique_email()
     response = await client.post("/v1/auth/register", json=register_body(email, password=email))

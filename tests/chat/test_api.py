@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.support.factories import bearer, create_user, login
+from tests.support.realtime import committed_user, connect, new_session, tokens
 from wellcoach.models import AuditLog, Escalation, LlmCall, Message
 from wellcoach.models.enums import Urgency
 
@@ -240,3 +241,55 @@ async def test_bad_mood_values(client, db_session, platform):
             f"/v1/chat/sessions/{session_id}/mood", json=body, headers=headers
         )
         assert response.status_code == code, body
+
+
+@pytest.mark.parametrize("content", ["\u001f", "\u200b", " \ufeff\u2060 ", "\u2800", "\n\t"])
+async def test_a_message_with_nothing_visible_is_refused(client, db_session, platform, content):
+    """Once cleaned it would be empty and every answer would fail ("the search query is
+    empty"): refused at the edge instead, and nothing is stored."""
+    user, headers = await athlete(client, db_session, platform)
+    chat = (await client.post("/v1/chat/sessions", headers=headers)).json()["id"]
+    response = await client.post(
+        f"/v1/chat/sessions/{chat}/messages", headers=headers, json={"content": content}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["loc"] == ["body", "content"]
+    stored = await db_session.scalar(
+        select(func.count()).select_from(Message).where(Message.session_id == chat)
+    )
+    assert stored == 0
+
+
+async def test_visible_text_wrapped_in_invisible_characters_is_answered(
+    client, db_session, platform, kb
+):
+    user, headers = await athlete(client, db_session, platform)
+    chat = (await client.post("/v1/chat/sessions", headers=headers)).json()["id"]
+    response = await client.post(
+        f"/v1/chat/sessions/{chat}/messages",
+        headers=headers,
+        json={"content": "\u200b\ufeffHow do I calm my nerves before a match?\u200b"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["reply"]["content"]
+
+
+async def test_socket_messages_follow_the_same_rules(live_server, platform):
+    """`send_message` over Socket.IO validates with the REST model: nothing visible, or a
+    NUL byte anywhere, is a `validation_error` ack."""
+    _, email = await committed_user(platform)
+    access = (await tokens(live_server, email))["access_token"]
+    session_id = await new_session(live_server, access)
+    client = await connect(live_server, access)
+    try:
+        for event in (
+            {"content": "\u200b\ufeff"},
+            {"content": "\u2800"},
+            {"content": "hi", "client_message_id": "id\u0000"},
+        ):
+            ack = await client.call(
+                "send_message", {"session_id": session_id, **event}, namespace="/chat", timeout=10
+            )
+            assert ack["error"]["code"] == "validation_error", ack
+    finally:
+        await client.disconnect()

@@ -27,9 +27,7 @@ from wellcoach.text import OneLine, ShortLine
 Language = Literal["en", "it"]
 Personality = Literal["empathetic", "motivational", "analytical"]
 ShortText = ShortLine
-Sport = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), OneLine
-]
+Sport = Annotated[str, StringConstraints(min_length=1, max_length=50), OneLine]
 AvatarPart = Annotated[str, StringConstraints(max_length=32), OneLine]
 # a pattern, not a validator: the OpenAPI document then says what a color is
 HexColor = Annotated[
@@ -76,6 +74,33 @@ def checked_email(value: str) -> str:
     except ValidationError as exc:
         reason = str(exc.errors()[0].get("msg", "not a valid email address"))
         raise InvalidInput(f"{value!r} is not a usable email address: {reason}") from None
+
+
+class AccountFields(BaseModel):
+    """What an administrator gives for a new account, under the rules sign-up applies."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ShortText | None = None
+    sport: Sport | None = None
+    team: ShortText | None = None
+    language: Language = "en"
+
+
+def checked_account_fields(**fields: str | None) -> AccountFields:
+    """Admin tools check what they are given on input, as the API does, instead of
+    failing in the database (a NUL byte) or on output.
+
+    Raises:
+        InvalidInput: a field breaks its rule; the message names the field.
+    """
+    try:
+        return AccountFields.model_validate(fields)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"])
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        raise InvalidInput(f"{field}: {reason}", details={"field": field}) from None
 
 
 class AvatarConfig(BaseModel):
@@ -153,9 +178,9 @@ class ConsentChange(BaseModel):
     data_processing: StrictBool | None = None
     health_data: StrictBool | None = None
     marketing: StrictBool | None = None
-    policy_version: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32), OneLine
-    ] = "2026-11"
+    policy_version: Annotated[str, StringConstraints(min_length=1, max_length=32), OneLine] = (
+        "2026-11"
+    )
 
 
 class ConsentRecordOut(BaseModel):

@@ -7,13 +7,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from wellcoach.accounts.schemas import EmailAddress, Language, ShortText, Sport
-from wellcoach.text import OneLine
+from wellcoach.text import OneLine, Secret
 
-Password = Annotated[str, StringConstraints(min_length=1, max_length=256), OneLine]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=256), Secret]
 Token = Annotated[str, StringConstraints(min_length=10, max_length=2048), OneLine]
-TotpCode = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=6, max_length=20), OneLine
-]
+TotpCode = Annotated[str, StringConstraints(min_length=6, max_length=20), OneLine]
 
 
 class ConsentsIn(BaseModel):

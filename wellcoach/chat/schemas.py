@@ -6,14 +6,24 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from annotated_types import Interval
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from wellcoach.text import OneLine, Prose
+from wellcoach.text import OneLine, Prose, Uuid
 
 # free text with something visible once cleaned (see wellcoach.text)
-MessageText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), Prose
-]
+MessageText = Annotated[str, StringConstraints(min_length=1, max_length=4000), Prose]
+
+
+def _json_number(value: object) -> object:
+    """A JSON integer, as the schema says: pydantic alone would read `true` as 1 and "5"
+    as 5."""
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+Score = Annotated[int, Interval(ge=1, le=10), BeforeValidator(_json_number)]
 
 
 class SendMessageIn(BaseModel):
@@ -49,8 +59,8 @@ class TurnOut(BaseModel):
 class MoodIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    mood: int | None = Field(default=None, ge=1, le=10)
-    stress: int | None = Field(default=None, ge=1, le=10)
+    mood: Score | None = None
+    stress: Score | None = None
     note: Annotated[str, StringConstraints(max_length=500), Prose] | None = None
 
 
@@ -87,5 +97,5 @@ class ChatSessionDetail(ChatSessionOut):
 class MessageStatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    message_ids: list[uuid.UUID] = Field(min_length=1, max_length=100)
+    message_ids: list[Uuid] = Field(min_length=1, max_length=100)
     status: Literal["delivered", "read"]
