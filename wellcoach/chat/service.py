@@ -33,7 +33,7 @@ from wellcoach.chat.turn import Sink, Turn, TurnResult
 from wellcoach.crypto import Vault
 from wellcoach.db.base import utcnow
 from wellcoach.errors import Conflict, InvalidInput, NotFound
-from wellcoach.escalation.service import open_escalation
+from wellcoach.escalation.service import escalate_crisis, open_escalation
 from wellcoach.models import ChatSession, Message, MoodEntry, User
 from wellcoach.models.enums import (
     ConsentPurpose,
@@ -284,13 +284,12 @@ async def respond(
     )
     result = await run_turn(turn, pause=pause)
     if result.crisis:
-        await open_escalation(
+        await escalate_crisis(
             session,
             vault,
             user_id=user.id,
-            reason=EscalationReason.emergency_support,
-            urgency=Urgency.critical,
             message=text,
+            category=result.category,
             context={
                 "session_id": str(chat_session.id),
                 "category": result.category,
@@ -300,7 +299,6 @@ async def respond(
             request=request,
             session_id=chat_session.id,
             message_id=message.id,
-            source="auto_crisis",
         )
         await record(
             session,

@@ -6,12 +6,12 @@ import uuid
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.access import Subject
-from wellcoach.models import Coach, Escalation
+from wellcoach.models import Coach, Escalation, EscalationEvent
 from wellcoach.models.enums import EscalationReason, EscalationStatus, Role, Urgency
 
 
@@ -86,3 +86,35 @@ async def insert_or_get(session: AsyncSession, new: NewEscalation) -> Escalation
     )
     assert stored is not None  # inserted, or held by the conflicting row
     return stored
+
+
+async def open_crisis_of(session: AsyncSession, user_id: uuid.UUID) -> Escalation | None:
+    """The user's open crisis escalation (critical, not closed), locked for the rest of
+    the transaction.
+
+    A transaction-scoped advisory lock per user comes first: two crisis turns of one
+    user at once would otherwise both find none and open two. The lock is released at
+    commit or rollback."""
+    await session.execute(select(func.pg_advisory_xact_lock(_lock_key("crisis", user_id))))
+    return await session.scalar(
+        select(Escalation)
+        .where(
+            Escalation.user_id == user_id,
+            Escalation.reason == EscalationReason.emergency_support,
+            Escalation.urgency == Urgency.critical,
+            Escalation.status != EscalationStatus.closed,
+        )
+        .order_by(Escalation.created_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+
+
+def add_event(session: AsyncSession, event: EscalationEvent) -> None:
+    session.add(event)
+
+
+def _lock_key(scope: str, user_id: uuid.UUID) -> int:
+    """A signed 64-bit advisory-lock key for (scope, user): PostgreSQL's bigint."""
+    digest = uuid.uuid5(user_id, scope).int >> 64
+    return digest - (1 << 64) if digest >= 1 << 63 else digest

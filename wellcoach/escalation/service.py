@@ -1,12 +1,16 @@
 """Opening escalations. The SLA follows urgency; texts are sealed with the user's key.
 
 An automatic escalation names the chat message that caused it, and the database
-allows one escalation per message: a retried turn never opens a second one.
+allows one escalation per message: a retried turn never opens a second one. A user
+has at most one open crisis escalation: a crisis turn while one is open adds to it
+(its context and its event trail), so one human follows the whole crisis and nobody
+is paged twice for it.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +21,7 @@ from wellcoach.crypto import Vault
 from wellcoach.db.base import utcnow
 from wellcoach.escalation import repository
 from wellcoach.escalation.repository import NewEscalation
-from wellcoach.models import Escalation
+from wellcoach.models import Escalation, EscalationEvent
 from wellcoach.models.enums import EscalationReason, EscalationStatus, Urgency
 
 SLA = {
@@ -26,6 +30,117 @@ SLA = {
     Urgency.medium: ("24h", timedelta(hours=24)),
     Urgency.low: ("72h", timedelta(hours=72)),
 }
+
+
+# follow-up crisis messages kept in an escalation's context (the event trail keeps all)
+CONTEXT_FOLLOWUPS = 20
+
+
+@dataclass(frozen=True)
+class Escalated:
+    escalation: Escalation
+    opened: bool  # False: the turn was added to the crisis escalation already open
+
+
+async def escalate_crisis(
+    session: AsyncSession,
+    vault: Vault,
+    *,
+    user_id: uuid.UUID,
+    message: str,
+    category: str | None,
+    context: dict[str, Any],
+    request: RequestContext,
+    session_id: uuid.UUID,
+    message_id: uuid.UUID,
+) -> Escalated:
+    """A crisis turn: open a critical escalation, or add this turn to the user's
+    crisis escalation still open."""
+    existing = await repository.by_message(session, message_id)
+    if existing is not None:  # a retried turn
+        return Escalated(existing, opened=False)
+    open_case = await repository.open_crisis_of(session, user_id)
+    if open_case is None:
+        opened = await open_escalation(
+            session,
+            vault,
+            user_id=user_id,
+            reason=EscalationReason.emergency_support,
+            urgency=Urgency.critical,
+            message=message,
+            context=context,
+            request=request,
+            session_id=session_id,
+            message_id=message_id,
+            source="auto_crisis",
+        )
+        return Escalated(opened, opened=True)
+    await _add_crisis_turn(
+        session,
+        vault,
+        open_case,
+        message=message,
+        category=category,
+        request=request,
+        session_id=session_id,
+        message_id=message_id,
+    )
+    return Escalated(open_case, opened=False)
+
+
+async def _add_crisis_turn(
+    session: AsyncSession,
+    vault: Vault,
+    escalation: Escalation,
+    *,
+    message: str,
+    category: str | None,
+    request: RequestContext,
+    session_id: uuid.UUID,
+    message_id: uuid.UUID,
+) -> None:
+    user_id, now = escalation.user_id, utcnow()
+    context: dict[str, Any] = {}
+    if escalation.context_encrypted is not None:
+        context = await vault.open_json(
+            session, user_id, escalation.context_encrypted, purpose="escalation_context"
+        )
+    followup = {
+        "message_id": str(message_id),
+        "session_id": str(session_id),
+        "category": category,
+        "at": now.isoformat(),
+    }
+    context["followups"] = [*context.get("followups", []), followup][-CONTEXT_FOLLOWUPS:]
+    escalation.context_encrypted = await vault.seal_json(
+        session, user_id, context, purpose="escalation_context"
+    )
+    escalation.updated_at = now
+    repository.add_event(
+        session,
+        EscalationEvent(
+            escalation_id=escalation.id,
+            actor_id=None,
+            from_status=escalation.status.value,
+            to_status=escalation.status.value,
+            note_encrypted=await vault.seal_json(
+                session,
+                user_id,
+                {"kind": "crisis_followup", "text": message, **followup},
+                purpose="escalation_event",
+            ),
+            created_at=now,
+        ),
+    )
+    await record(
+        session,
+        "escalation.crisis_added",
+        context=request,
+        user_id=user_id,
+        resource_type="escalation",
+        resource_id=escalation.id,
+        details={"message_id": str(message_id), "category": category},
+    )
 
 
 async def open_escalation(
