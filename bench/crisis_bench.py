@@ -5,8 +5,9 @@ per category, and the time per message. Prints line numbers of misses, never tex
     python bench/crisis_bench.py --cv        # cross-validation on the training sets
     python bench/crisis_bench.py --select    # the grid and nested CV that chose L2/THRESHOLD
 
-The training sets (labeled, holdout, extra) are pooled into the classifier's exemplars;
-the blind set was written before any tuning and is never trained on (bench/README.md).
+The training sets (labeled, holdout, extra, selfanger, selfanger_injury) are pooled into
+the classifier's exemplars; the blind sets (crisis_blind, crisis_selfanger_blind) were
+written before any tuning and are never trained on (bench/README.md).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from wellcoach.chat.safety import Assessment, assess, assess_rules, combine
 
 DATA = Path(__file__).parent / "data"
 DEFAULT = DATA / "crisis_blind.jsonl"
-TRAINING = ("labeled", "holdout", "extra")  # bench/data/crisis_<name>.jsonl
+TRAINING = ("labeled", "holdout", "extra", "selfanger", "selfanger_injury")  # crisis_<name>.jsonl
 EXEMPLARS = Path(__file__).parents[1] / "wellcoach" / "chat" / "safety" / "exemplars.jsonl"
 
 
@@ -129,12 +130,13 @@ def decisions(
 
 
 def parts(rows: list[dict]) -> dict[str, list[int]]:
-    """Row indices per part; `held+extra` leaves out the labeled set, which the rules were
-    written on (their recall there, 0.99, says nothing about new messages)."""
+    """Row indices per part; `held+extra` is the holdout and extra sets: it leaves out the
+    labeled set, which the rules were written on (their recall there, 0.99, says nothing
+    about new messages), and the narrow selfanger sets, shown on their own."""
     out: dict[str, list[int]] = {"all": list(range(len(rows)))}
     for name in TRAINING:
         out[name] = [i for i, r in enumerate(rows) if r["source"] == name]
-    out["held+extra"] = [i for i, r in enumerate(rows) if r["source"] != "labeled"]
+    out["held+extra"] = [i for i, r in enumerate(rows) if r["source"] in ("holdout", "extra")]
     for language in ("en", "it"):
         out[f"held+extra {language}"] = [
             i for i in out["held+extra"] if rows[i]["language"] == language

@@ -168,8 +168,10 @@ def test_the_shipped_weights_match_the_shipped_exemplars():
     loaded = semantic.load(semantic.WEIGHTS, semantic.EXEMPLARS)
     assert loaded is not None
     assert loaded.weights.shape == (UseEmbedder.dimension, len(semantic.CLASSES))
-    blind = {row["text"] for row in semantic.read_rows(DATA / "crisis_blind.jsonl")}
-    assert not blind & {row["text"] for row in semantic.read_rows(semantic.EXEMPLARS)}
+    blind_sets = sorted(DATA.glob("*blind*.jsonl"))  # every set kept for measuring
+    assert {"crisis_blind.jsonl", "crisis_selfanger_blind.jsonl"} <= {p.name for p in blind_sets}
+    blind = {normalize(row["text"]) for path in blind_sets for row in semantic.read_rows(path)}
+    assert not blind & {normalize(row["text"]) for row in semantic.read_rows(semantic.EXEMPLARS)}
 
 
 def test_without_current_weights_the_layer_retrains_to_the_same_classifier(tmp_path):
@@ -201,3 +203,84 @@ def test_held_out_recall_and_precision_meet_the_targets():
     fp = sum(1 for truth, guess in guesses if guess and not truth)
     assert tp / (tp + fn) >= 0.95
     assert tp / (tp + fp) >= 0.85
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # issue 14: anger at oneself after a mistake, with what it does to the game
+        "Quando sbaglio un passaggio mi arrabbio tantissimo con me stesso e poi gioco peggio",
+        "i get so mad at myself after a turnover that i play scared for the rest of the quarter",
+        "i yell at myself after every bad shot and then my whole round goes downhill",
+        "I beat myself up after every missed putt and then I three-putt the next hole too",
+        "so annoyed with myself for that missed tackle, my head was gone for the rest of the match",
+        "sono arrabbiatissimo con me stesso per il rigore sbagliato, come faccio a non "
+        "pensarci più?",
+        "dopo un errore mi parlo male da solo e gioco contratto",
+        "se sbaglio il primo servizio mi innervosisco con me stesso e poi perdo il game",
+    ],
+)
+def test_anger_at_oneself_after_a_mistake_is_not_self_harm(text):
+    verdict = assess(text)
+    assert not verdict.crisis, (text, verdict)
+    assert verdict.category is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "when i make a mistake in the match i punch my own legs as hard as i can until theyre "
+        "bruised",
+        "after i lost the final i banged my head against the locker on purpose until it bled",
+        "i scratch my arms until they bleed when i mess up a routine",
+        "quando sbaglio un tiro mi mordo il braccio fino a farlo sanguinare",
+        "dopo ogni errore mi do pugni in testa da solo finché mi fa male davvero",
+        "quando perdo mi brucio il braccio con l'accendino",
+    ],
+)
+def test_hurting_oneself_after_a_mistake_is_self_harm(text):
+    verdict = assess(text)
+    assert verdict.crisis, (text, verdict)
+    assert verdict.category == "self_harm"
+
+
+def test_training_refuses_a_blind_set(tmp_path, monkeypatch):
+    from wellcoach.chat.safety import training
+
+    monkeypatch.setattr(training, "EXEMPLARS", tmp_path / "exemplars.jsonl")
+    monkeypatch.setattr(training, "WEIGHTS", tmp_path / "classifier.jsonl")
+    blind = str(DATA / "crisis_selfanger_blind.jsonl")
+    monkeypatch.setattr("sys.argv", ["training", "--exemplars-from", blind])
+    with pytest.raises(SystemExit):
+        training.main()
+    assert not (tmp_path / "exemplars.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "his bone is sticking out of his shin after the tackle, what do we do",
+        "si vede l'osso del polso, è caduta dalla trave",
+        "il naso perde tantissimo sangue e non si ferma",
+    ],
+)
+def test_an_open_fracture_or_heavy_bleeding_is_a_medical_emergency(text):
+    verdict = assess_rules(text)
+    assert verdict.crisis and verdict.category == "medical_emergency", (text, verdict)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "crashed on the descent, road rash on my hip and elbow, it bled a bit, ok to ride "
+        "tomorrow?",
+        "ho preso un tacchetto sulla caviglia, ha sanguinato un po' e ora è viola, posso giocare "
+        "mercoledì?",
+        "my thighs are covered in bruises from the tackles on saturday, normal?",
+        "mi sono bruciato il braccio sulla marmitta dello scooter dopo gli allenamenti, come lo "
+        "curo?",
+    ],
+)
+def test_an_accidental_injury_after_a_game_is_not_self_harm(text):
+    verdict = assess(text)
+    assert not verdict.crisis, (text, verdict)

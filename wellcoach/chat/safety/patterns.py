@@ -295,7 +295,8 @@ RULES: tuple[Rule, ...] = (
         0.85,
         r"\b(svenut[oa]|ha perso i sensi|sono svenut[oa]|non si sveglia|non risponde piu|"
         r"non respira|convulsioni|crisi epilettica|chiamate? (un |l ?)?ambulanza|chiamare il 118|"
-        r"chiamate il 118|infarto|ictus|perde (molto )?sangue|sangue che non si ferma|"
+        r"chiamate il 118|infarto|ictus|perde (molto |tanto |tantissimo |parecchio |un sacco di )?"
+        r"sangue|sangue che non si ferma|"
         r"labbra (blu|viola)|shock anafilattico|gola che si chiude)\b",
     ),
     # -- abuse ----------------------------------------------------------------------------
@@ -514,6 +515,13 @@ EXTRA_RULES: tuple[Rule, ...] = (
         r"\b(hit|bang|knock|blow|botta|colpo|testata)\b.{0,30}\b(head|testa)\b.{0,60}\b(vomit\w*|"
         r"throwing up|threw up|blurry|double|cant remember|confused|vomito|vedo doppio|non ricordo|"
         r"confus\w*)\b",
+    ),
+    rule(
+        "open_fracture",
+        MEDICAL,
+        0.85,
+        r"\bbone (is )?(sticking|poking|coming) out\b|\b(can|could) see (the |his |her |my )?"
+        r"bone\b|\b(si vede|vedo|esce|sporge|spunta) l ?osso\b",
     ),
     rule(
         "en_heart_racing",
