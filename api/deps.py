@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
@@ -17,7 +18,7 @@ from wellcoach.auth.errors import EmailNotVerified, InvalidToken
 from wellcoach.chat.turns import ChatJobs, Turns
 from wellcoach.db.base import utcnow
 from wellcoach.db.session import Units
-from wellcoach.errors import NotFound
+from wellcoach.errors import NotFound, WellcoachError
 from wellcoach.models import User
 from wellcoach.models.enums import Role
 from wellcoach.platform import Platform
@@ -68,19 +69,50 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ContextDep = Annotated[RequestContext, Depends(get_context)]
 
 
-async def get_current_user(
-    platform: PlatformDep,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> User:
-    """The user of a valid access token; tokens from before a password change are refused."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise InvalidToken("Send `Authorization: Bearer <access token>`.")
-    user = await authenticate(session, platform.signer, credentials.credentials)
+@dataclass(frozen=True)
+class Authentication:
+    """The request's bearer token checked once: its user, or why there is none."""
+
+    user: User | None
+    error: WellcoachError | None = None
+
+
+async def get_authentication(
+    request: Request, platform: PlatformDep, session: SessionDep
+) -> Authentication:
+    """Who sends the request, if anyone: the rate-limit gate counts a signed-in user's
+    requests on every route, public ones included, and routes that need a user raise
+    the error (FastAPI runs this once per request, whoever asks). Tokens from before a
+    password change are refused. What the API says from here on is in the user's
+    language."""
+    # the header read here, not through the `bearer` security scheme: public routes use
+    # this too, and must not be published as needing a token
+    scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return Authentication(None, InvalidToken("Send `Authorization: Bearer <access token>`."))
+    try:
+        user = await authenticate(session, platform.signer, token.strip())
+    except WellcoachError as exc:
+        return Authentication(None, exc)
+    request.state.language = user.preferences.get("language")
     now = utcnow()
     if user.last_active_at is None or now - user.last_active_at > LAST_ACTIVE_RESOLUTION:
         user.last_active_at = now
-    return user
+    return Authentication(user)
+
+
+AuthenticationDep = Annotated[Authentication, Depends(get_authentication)]
+
+
+async def get_current_user(
+    authentication: AuthenticationDep,
+    _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User:
+    """The user of a valid access token, else the token's error (401, 403). `_scheme`
+    publishes the bearer scheme on the routes that need it."""
+    if authentication.user is None:
+        raise authentication.error or InvalidToken()
+    return authentication.user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.messages import language_of, localized, say
 from wellcoach.errors import RateLimited, Retryable, WellcoachError
 
 STATUS_BY_KIND = {
@@ -104,8 +105,9 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 async def _domain_error(request: Request, exc: Exception, *, retry_after: int) -> JSONResponse:
     assert isinstance(exc, WellcoachError)
     status = STATUS_BY_KIND.get(exc.kind, 500)
-    headers = {}
+    headers: dict[str, str] = {}
     if isinstance(exc, RateLimited):
+        headers |= exc.headers
         headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, Retryable):  # a dependency is down: say when to come back
         headers["Retry-After"] = str(retry_after)
@@ -114,7 +116,9 @@ async def _domain_error(request: Request, exc: Exception, *, retry_after: int) -
     if status >= 500:
         log.error("domain_error", code=exc.code, status=status)
     return JSONResponse(
-        error_body(exc.code, exc.message, exc.details), status_code=status, headers=headers
+        error_body(exc.code, localized(request, exc.message, exc.code), exc.details),
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -125,14 +129,17 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         for error in exc.errors()
     ]
     return JSONResponse(
-        error_body("validation_error", "The request is not valid.", details), status_code=422
+        error_body("validation_error", localized(request, "The request is not valid."), details),
+        status_code=422,
     )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = CODE_BY_STATUS.get(exc.status_code, "http_error")
-    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    message = localized(
+        request, exc.detail if isinstance(exc.detail, str) else code.replace("_", " "), code
+    )
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(_methods_of(request))
@@ -151,12 +158,12 @@ def _methods_of(request: Request) -> list[str]:
     return sorted(methods | ({"HEAD"} if "GET" in methods else set()))
 
 
-def retry_later(code: str, what: str, retry_after: int) -> JSONResponse:
+def retry_later(code: str, what: str, retry_after: int, language: str = "en") -> JSONResponse:
     """A 503 the client answers by sending the same request again after `Retry-After`."""
     return JSONResponse(
         error_body(
             code,
-            f"{what}; retry after the number of seconds in Retry-After.",
+            say(f"{what}; retry after the number of seconds in Retry-After.", language, code),
             {"retry_after": retry_after},
         ),
         status_code=503,
@@ -164,15 +171,15 @@ def retry_later(code: str, what: str, retry_after: int) -> JSONResponse:
     )
 
 
-def busy_response(retry_after: int) -> JSONResponse:
+def busy_response(retry_after: int, language: str = "en") -> JSONResponse:
     """503 for a request the process cannot take now (no database connection came free
     in time): nothing was stored, and the same request may be sent again."""
-    return retry_later("server_busy", "The service is busy", retry_after)
+    return retry_later("server_busy", "The service is busy", retry_after, language)
 
 
 async def _busy(request: Request, exc: Exception, *, retry_after: int) -> JSONResponse:
     log.warning("server_busy", path=request.url.path, error=type(exc).__name__)
-    return busy_response(retry_after)
+    return busy_response(retry_after, language_of(request))
 
 
 # what a dependency that cannot answer raises: the database (SQLAlchemy's wrappers, or the
@@ -211,7 +218,10 @@ async def _outage(request: Request, exc: Exception, *, retry_after: int) -> JSON
         return unexpected_error(request.url.path, exc)
     log.warning("service_unavailable", path=request.url.path, error=type(exc).__name__)
     return retry_later(
-        "service_unavailable", "A service the platform depends on cannot answer now", retry_after
+        "service_unavailable",
+        "A service the platform depends on cannot answer now",
+        retry_after,
+        language_of(request),
     )
 
 

@@ -12,7 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 
 import wellcoach
-from api.errors import ErrorOut, install_error_handlers
+from api.errors import ErrorOut, error_responses, install_error_handlers
+from api.gateway import gatekeeper
 from api.middleware import RequestContextMiddleware
 from api.realtime import build_socketio
 from api.routes import auth, chat, me, system
@@ -91,13 +92,24 @@ def create_app(
             "RateLimit-Limit",
             "RateLimit-Remaining",
             "RateLimit-Reset",
+            "RateLimit-Policy",
         ],
     )
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app, busy_retry_after=settings.api.busy_retry_after_seconds)
 
     app.include_router(system.router)
-    v1 = APIRouter(prefix="/v1")
+    v1 = APIRouter(
+        prefix="/v1",
+        dependencies=[Depends(gatekeeper)],
+        responses=error_responses(
+            429,
+            why={
+                429: "`rate_limited`: a rate-limit policy has no room left; `details` names"
+                " it (`policy`, `limit`, `window`), Retry-After says when to send again."
+            },
+        ),
+    )
     v1.include_router(system.v1)
     v1.include_router(auth.router)
     v1.include_router(me.router)

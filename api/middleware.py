@@ -10,6 +10,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import unexpected_error
+from api.gateway import HEADERS_STATE, REFUND_STATE
 
 REQUESTS = Counter("wellcoach_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -18,6 +19,15 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+def _add_rate_limit_headers(scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
+    """The gate's RateLimit-* fields, on every answer of a limited route (a 429 already
+    carries them)."""
+    fields = scope["state"].get(HEADERS_STATE)
+    if not fields or any(name.lower() == b"ratelimit-limit" for name, _ in headers):
+        return
+    headers.extend((name.lower().encode(), value.encode()) for name, value in fields.items())
 
 
 class RequestContextMiddleware:
@@ -43,6 +53,7 @@ class RequestContextMiddleware:
                 status_holder["started"] = 1
                 message.setdefault("headers", [])
                 message["headers"].append((b"x-request-id", request_id.encode()))
+                _add_rate_limit_headers(scope, message["headers"])
             await send(message)
 
         try:
@@ -55,6 +66,9 @@ class RequestContextMiddleware:
             response = unexpected_error(scope.get("path", ""), exc)
             await response(scope, receive, send_with_id)
         finally:
+            refund = scope["state"].get(REFUND_STATE)
+            if refund is not None and status_holder["status"] >= 500:
+                await refund()  # the request was not served: it must not eat a quota
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
             LATENCY.labels(scope["method"], path).observe(time.perf_counter() - started)

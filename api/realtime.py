@@ -40,6 +40,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from api.messages import DEFAULT, say
 from wellcoach.audit import RequestContext
 from wellcoach.auth.access import (
     SIGNED_OUT,
@@ -54,10 +55,12 @@ from wellcoach.chat import service
 from wellcoach.chat.schemas import MessageStatusIn, SendMessageIn
 from wellcoach.chat.turns import Accepted, Answered, Failed, Queued, Turns
 from wellcoach.db.session import Units
-from wellcoach.errors import WellcoachError
+from wellcoach.errors import RateLimited, WellcoachError
 from wellcoach.models.enums import MessageStatus
 from wellcoach.notify.devices import NAMESPACE, SessionsEnded, listen_for_ended_sessions, room
 from wellcoach.platform import Platform
+from wellcoach.ratelimit import pseudonym, pseudonym_key
+from wellcoach.ratelimit.policies import Caller, checks_for
 from wellcoach.runtime.services import to_libpq_url
 
 log = structlog.get_logger(__name__)
@@ -90,8 +93,9 @@ class AuthenticateEvent(BaseModel):
     token: str
 
 
-def error_payload(code: str, message: str) -> Payload:
-    return {"error": {"code": code, "message": message}}
+def error_payload(code: str, message: str, language: str = DEFAULT) -> Payload:
+    """An error ack; `message` (English, as raised) said in `language`."""
+    return {"error": {"code": code, "message": say(message, language, code)}}
 
 
 def expired_payload() -> Payload:
@@ -108,15 +112,23 @@ def acknowledges_errors(handler: Handler) -> Handler:
     answers the event with its code instead of dropping the connection."""
 
     @wraps(handler)
-    async def wrapped(*args: Any) -> Payload:
+    async def wrapped(namespace: Any, sid: str, *args: Any) -> Payload:
         try:
-            return await handler(*args)
+            return await handler(namespace, sid, *args)
         except ValidationError as exc:
             return error_payload("validation_error", str(exc.errors()[0]["msg"]))
+        except RateLimited as exc:
+            payload = error_payload(exc.code, exc.message, namespace.language_of(sid))
+            payload["error"]["details"] = exc.details
+            return payload
         except WellcoachError as exc:
-            return error_payload(exc.code, exc.message)
+            return error_payload(exc.code, exc.message, namespace.language_of(sid))
         except PoolTimeout:
-            return error_payload("server_busy", "The service is busy; send the message again.")
+            return error_payload(
+                "server_busy",
+                "The service is busy; send the message again.",
+                namespace.language_of(sid),
+            )
 
     return wrapped  # type: ignore[return-value]
 
@@ -129,6 +141,9 @@ class Connection:
     session_epoch: int
     family_id: uuid.UUID | None
     expires_at: float  # the access token's `exp`, seconds since the epoch
+    language: str = DEFAULT  # of the messages in its error acks
+    tier: str | None = None  # of the rate limits its messages meet
+    address: str = ""  # the pseudonym of the client's address, for per-IP limits
     timer: asyncio.TimerHandle | None = None
     ended: Payload | None = None  # why it is being closed, once it is
 
@@ -140,6 +155,8 @@ class Connection:
             session_epoch=claims.session_epoch,
             family_id=claims.family_id,
             expires_at=claims.expires_at.timestamp(),
+            language=authenticated.user.preferences.get("language", DEFAULT),
+            tier=authenticated.user.tier.value,
         )
 
     def expired(self) -> bool:
@@ -222,6 +239,21 @@ class ChatNamespace(socketio.AsyncNamespace):
         platform: Platform = self.app.state.platform
         return platform
 
+    async def _count(self, sid: str, *policies: str) -> None:
+        """Count a message against the gateway's policies, as the REST route does."""
+        settings = self.platform.settings.ratelimit
+        connection = self.connections.get(sid)
+        if not settings.enabled or connection is None:
+            return
+        caller = Caller(connection.address, connection.user_id, connection.tier)
+        decision = await self.platform.gate.check(checks_for(settings, caller, policies))
+        decision.raise_if_refused()
+
+    def language_of(self, sid: str) -> str:
+        """The language of the socket's user, for the messages of its error acks."""
+        connection = self.connections.get(sid)
+        return connection.language if connection is not None else DEFAULT
+
     @property
     def units(self) -> Units:
         units: Units = self.app.state.units
@@ -242,8 +274,12 @@ class ChatNamespace(socketio.AsyncNamespace):
             refuse(InvalidToken("Send auth={'token': <access token>}."))
         authenticated = await self._authenticate(token)
         if authenticated.user.email_verified_at is None:
-            refuse(EmailNotVerified())
+            refuse(EmailNotVerified(), authenticated.user.preferences.get("language", DEFAULT))
         connection = Connection.of(authenticated)
+        client = environ.get("asgi.scope", {}).get("client") or ("unknown", 0)
+        connection.address = pseudonym(
+            pseudonym_key(self.platform.vault.keyring.current), str(client[0])
+        )
         self.connections[sid] = connection
         await self.enter_room(sid, room(connection.user_id))  # announcements find it now
         if self.states.generation != generation:
@@ -320,6 +356,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         if ended is not None:
             return ended
         renewed = Connection.of(authenticated)
+        renewed.address = connection.address
         if connection.timer is not None:
             connection.timer.cancel()
         self.connections[sid] = renewed
@@ -454,6 +491,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         """Store the message (ack), then stream the reply to the user's devices."""
         event = SendEvent.model_validate(data)
         user_id = self._user_id(sid)
+        await self._count(sid, "chat_send")
         accepted = await self.turns.accept_from(user_id, event.session_id, event)
         payload = accepted.user_message.model_dump(mode="json")
         await self.emit(
@@ -505,8 +543,8 @@ def refuse_with(payload: Payload) -> NoReturn:
     raise socketio.exceptions.ConnectionRefusedError(payload["error"]["message"], payload)
 
 
-def refuse(exc: WellcoachError) -> NoReturn:
-    refuse_with(error_payload(exc.code, exc.message))
+def refuse(exc: WellcoachError, language: str = DEFAULT) -> NoReturn:
+    refuse_with(error_payload(exc.code, exc.message, language))
 
 
 class RefusedNamespaces(socketio.AsyncNamespace):

@@ -15,7 +15,8 @@ app = typer.Typer(help="Database schema and maintenance.", no_args_is_help=True)
 
 
 def _url() -> str:
-    return resolve_services(get_settings()).database_url
+    """The database of the running platform (or the configured one); never starts one."""
+    return resolve_services(get_settings(), start=False).database_url
 
 
 @app.command()

@@ -5,16 +5,36 @@ from __future__ import annotations
 import typer
 
 from cli.common import console, handle_errors
+from wellcoach.config import get_settings
 from wellcoach.crypto.envelope import encode_key, generate_key
+from wellcoach.errors import Conflict
 from wellcoach.platform import Platform, run_with_platform
+from wellcoach.runtime.keys import dev_key_path, ensure_master_key
 
 app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
 
 
 @app.command("generate-master")
-def generate_master() -> None:
-    """Print a new random master key (set it as WELLCOACH_MASTER_KEY)."""
-    console.print(encode_key(generate_key()), soft_wrap=True)
+@handle_errors
+def generate_master(
+    save: bool = typer.Option(
+        False,
+        "--save",
+        help="Write it to master.key in the data dir (used while WELLCOACH_MASTER_KEY is"
+        " unset) instead of printing it; refuses to replace a key kept there.",
+    ),
+) -> None:
+    """Print a new random master key (set it as WELLCOACH_MASTER_KEY), or --save it."""
+    if not save:
+        console.print(encode_key(generate_key()), soft_wrap=True)
+        return
+    settings = get_settings()
+    path = dev_key_path(settings)
+    if path.exists():
+        raise Conflict(f"{path} exists already; it may be the key of data sealed under it")
+    ensure_master_key(settings.model_copy(update={"master_key": None}))
+    note = " (WELLCOACH_MASTER_KEY is set and wins over it)" if settings.master_key else ""
+    console.print(f"master key written to {path}{note}", soft_wrap=True)
 
 
 @app.command("rotate-master")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from cli import config_cmd, db, kb, keys, mail, safety, services, users
+from cli import config_cmd, db, kb, keys, limits, mail, safety, services, users
+from wellcoach.runtime.services import attach_only
 
 app = typer.Typer(
     name="wellcoach",
@@ -12,10 +13,23 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+
+# the commands that run the platform and may start its embedded servers; every other
+# command attaches to the running ones, or says the platform is not running
+STARTS_SERVICES = frozenset({"up", "api", "worker", "cron", "dashboard"})
+
+
+@app.callback()
+def _policy(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand not in STARTS_SERVICES:
+        ctx.with_resource(attach_only())
+
+
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(db.app, name="db")
 app.add_typer(kb.app, name="kb")
 app.add_typer(keys.app, name="keys")
+app.add_typer(limits.app, name="limits")
 app.add_typer(mail.app, name="mail")
 app.add_typer(safety.app, name="safety")
 app.add_typer(users.app, name="users")

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -15,20 +16,31 @@ from rich.table import Table
 from cli.common import console, err_console, handle_errors, print_json
 from cli.supervisor import dashboard_argv, prepare
 from wellcoach.config import Settings, get_settings
-from wellcoach.runtime import postgres, valkey
+from wellcoach.errors import ServiceUnavailable
+from wellcoach.runtime import valkey
+from wellcoach.runtime.keys import require_master_key
 from wellcoach.runtime.services import (
-    pgdata_dir,
+    NOT_RUNNING_HINT,
+    check_postgres,
+    check_redis,
     redact,
     resolve_services,
+    running_embedded_postgres,
     stop_embedded,
+    to_async_url,
     to_libpq_url,
     valkey_dir,
 )
 
 
-def _export_urls(settings: Settings) -> Settings:
-    """Resolve services once and pin their URLs, so later code attaches instead of starting."""
-    urls = resolve_services(settings)
+def _export_urls(settings: Settings, *, needs_key: bool = True) -> Settings:
+    """Resolve services once and pin their URLs, so later code attaches instead of starting.
+
+    The master key is checked first: a process that cannot open personal data stops
+    with one line before it starts any embedded server (`wellcoach up` generates it)."""
+    if needs_key:
+        require_master_key(settings)
+    urls = resolve_services(settings, start=True)
     os.environ["WELLCOACH_DATABASE_URL"] = urls.database_url
     os.environ["WELLCOACH_REDIS_URL"] = urls.redis_url
     get_settings.cache_clear()
@@ -125,7 +137,8 @@ def cron() -> None:
     from jobs.maintenance import SCHEDULE
     from jobs.queues import connect
 
-    settings = _export_urls(get_settings())
+    # it only enqueues: the worker that runs the jobs needs the key
+    settings = _export_urls(get_settings(), needs_key=False)
     connection = connect(settings.redis_url.get_secret_value())  # type: ignore[union-attr]
     schedule.run(connection, SCHEDULE)
 
@@ -147,10 +160,11 @@ def _probe(url: str) -> dict[str, Any]:
 
 
 def collect_status(settings: Settings) -> dict[str, Any]:
-    """Each service, where it is, and whether it answers."""
-    status: dict[str, Any] = {"data_dir": str(settings.data_path)}
+    """Each service, where it is, and whether it answers: the embedded servers of this
+    data dir (never started here), or the configured ones."""
+    status: dict[str, Any] = {"data_dir": str(settings.data_dir)}
     if settings.database_url is None:
-        handle = postgres.running_postgres(pgdata_dir(settings))
+        handle = running_embedded_postgres(settings)
         status["database_url"] = handle.libpq_url() if handle else None
         status["postgres"] = {
             "embedded": True,
@@ -160,7 +174,10 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     else:
         url = to_libpq_url(settings.database_url.get_secret_value())
         status["database_url"] = redact(url)
-        status["postgres"] = {"embedded": False, "ok": _reachable(resolve_services, settings)}
+        status["postgres"] = {
+            "embedded": False,
+            "ok": _reachable(lambda: check_postgres(to_async_url(url), timeout=2.0)),
+        }
     if settings.redis_url is None:
         vhandle = valkey.running_valkey(valkey_dir(settings))
         status["redis_url"] = vhandle.url if vhandle else None
@@ -170,8 +187,12 @@ def collect_status(settings: Settings) -> dict[str, Any]:
             "pid": vhandle.pid if vhandle else None,
         }
     else:
-        status["redis_url"] = redact(settings.redis_url.get_secret_value())
-        status["redis"] = {"embedded": False, "ok": status["postgres"]["ok"]}
+        redis_url = settings.redis_url.get_secret_value()
+        status["redis_url"] = redact(redis_url)
+        status["redis"] = {
+            "embedded": False,
+            "ok": _reachable(lambda: check_redis(redis_url, timeout=2.0)),
+        }
     api_url = f"http://{settings.api.host}:{settings.api.port}"
     dash_url = f"http://{settings.dashboard.host}:{settings.dashboard.port}"
     health = _probe(api_url + "/health")
@@ -182,12 +203,12 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     return status
 
 
-def _reachable(resolve: Any, settings: Settings) -> bool:
+def _reachable(check: Callable[[], None]) -> bool:
     try:
-        resolve(settings, start=False)
-        return True
-    except Exception:
+        check()
+    except ServiceUnavailable:
         return False
+    return True
 
 
 def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
@@ -205,6 +226,9 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
     table.add_row("api", mark[report["api"]["ok"]], f"{report['api']['url']} {api_state}")
     table.add_row("dashboard", mark[report["dashboard"]["ok"]], report["dashboard"]["url"])
     console.print(table)
+    console.print(f"data dir: {report['data_dir']}", soft_wrap=True)
+    if not (report["postgres"]["ok"] and report["redis"]["ok"]):
+        err_console.print(f"the platform is not running; {NOT_RUNNING_HINT}", soft_wrap=True)
 
 
 def _shown(url: str | None) -> str:

@@ -36,6 +36,7 @@ from wellcoach.platform import open_platform
 from wellcoach.rag.ingest import IngestReport
 from wellcoach.rag.service import sync_shipped
 from wellcoach.runtime import postgres, valkey
+from wellcoach.runtime.keys import ensure_master_key
 from wellcoach.runtime.services import (
     ServiceUrls,
     pgdata_dir,
@@ -371,9 +372,16 @@ class Supervisor:
 
 
 def prepare(settings: Settings, on_event: Callable[[str], None] = print) -> Supervisor:
-    """Resolve services, migrate, ingest the knowledge base if it changed: all before
-    any child starts, so the API never serves an empty knowledge base."""
-    urls = resolve_services(settings)
+    """Generate the master key on first start (only `up` does), resolve services,
+    migrate, ingest the knowledge base if it changed: all before any child starts, so
+    the API never serves an empty knowledge base."""
+    generated = ensure_master_key(settings)
+    if generated is not None:
+        on_event(
+            f"generated a master key in {generated}: it protects all personal data, back it"
+            " up (or set WELLCOACH_MASTER_KEY)"
+        )
+    urls = resolve_services(settings, start=True)
     migrate.upgrade(urls.database_url)
     report = sync_knowledge_base(settings, urls)
     if report is not None:

@@ -49,6 +49,7 @@ def _print_profile(data: dict[str, Any], as_json: bool) -> None:
         "tier",
         "sport",
         "team",
+        "country",
         "email_verified",
         "two_factor_enabled",
         "consent",
@@ -70,6 +71,9 @@ def create(
     sport: str | None = typer.Option(None),
     team: str | None = typer.Option(None),
     language: str = typer.Option("en", help="en or it"),
+    country: str | None = typer.Option(
+        None, help="ISO 3166-1 alpha-2 code (IT, GB, US...): picks the crisis resources."
+    ),
     verified: bool = typer.Option(False, "--verified", help="Mark the email as verified."),
     consent: list[ConsentPurpose] = typer.Option([], help="Grant a consent (repeatable)."),
     as_json: bool = JSON,
@@ -77,7 +81,9 @@ def create(
     """Create an account (no verification email is sent; use --verified to skip it)."""
     # checked on input, by the API's rules, before anything is asked or written
     address = checked_email(email)
-    fields = checked_account_fields(name=name, sport=sport, team=team, language=language)
+    fields = checked_account_fields(
+        name=name, sport=sport, team=team, language=language, country=country
+    )
     password = password or ask_password()
 
     async def work(platform: Platform) -> dict[str, Any]:
@@ -93,6 +99,7 @@ def create(
                 sport=fields.sport,
                 team=fields.team,
                 language=fields.language,
+                country=fields.country,
                 verified=verified,
                 consents={purpose.value: True for purpose in consent},
                 consent_source="cli",
@@ -121,6 +128,7 @@ def create_admin(
         sport=None,
         team=None,
         language="en",
+        country=None,
         verified=True,
         consent=[ConsentPurpose.data_processing],
         as_json=as_json,

@@ -3,17 +3,65 @@
 Service URLs are flat (`WELLCOACH_DATABASE_URL`, ...) because operators set them
 one by one; tuning knobs live in nested groups (`WELLCOACH_AUTH__ACCESS_TTL_SECONDS`).
 An unset database or Redis URL means "use the embedded server".
+
+Where files are looked for never depends on the current folder (docs/adr/0011): the
+data dir and the `.env` file are found from the installed package (see `home_dir`).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+APP_NAME = "wellcoach"
+# names a `.env` file to read instead of the one in `home_dir()`; read before the
+# settings, so it is not a setting itself
+ENV_FILE_VARIABLE = "WELLCOACH_ENV_FILE"
+
+
+def source_checkout() -> Path | None:
+    """The source checkout this package runs from (an editable install: `make up`), or
+    None when it is installed into site-packages (a wheel, a container image)."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return root if f'name = "{APP_NAME}"' in pyproject else None
+
+
+def home_dir() -> Path:
+    """Where the platform keeps its files when no setting says otherwise: the checkout it
+    runs from, else the user's configuration dir (platformdirs; ~/.config/wellcoach on
+    Linux). The same from every folder: never the current one."""
+    checkout = source_checkout()
+    if checkout is not None:
+        return checkout
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def default_data_dir() -> Path:
+    """`<checkout>/var`, or the user's data dir (~/.local/share/wellcoach on Linux)."""
+    checkout = source_checkout()
+    if checkout is not None:
+        return checkout / "var"
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def env_file() -> Path:
+    """The `.env` file settings are read from: `WELLCOACH_ENV_FILE`, else `.env` in
+    `home_dir()`. A missing file is no error."""
+    explicit = os.environ.get(ENV_FILE_VARIABLE)
+    if explicit:
+        return Path(explicit).expanduser().absolute()
+    return home_dir() / ".env"
 
 
 class ApiSettings(BaseModel):
@@ -154,52 +202,51 @@ class LlmSettings(BaseModel):
 
 
 class EmergencyResource(BaseModel):
+    """One contact a crisis reply gives, worded in the reader's language. The shipped
+    ones, per country and in each supported language, are data in
+    `wellcoach.chat.safety.resources`; `SafetySettings.resources` can replace them."""
+
+    kind: Literal["emergency", "crisis_line", "directory"]
     name: str
-    organisation: str
+    organisation: str = ""
     contact: str
+    note: str = ""
 
-
-def _default_resources() -> dict[str, list[EmergencyResource]]:
-    return {
-        "it": [
-            EmergencyResource(
-                name="Numero unico di emergenza", organisation="112 NUE", contact="112"
-            ),
-            EmergencyResource(
-                name="Telefono Amico", organisation="Telefono Amico Italia", contact="02 2327 2327"
-            ),
-            EmergencyResource(
-                name="Emergenza sanitaria", organisation="Servizio 118", contact="118"
-            ),
-        ],
-        "gb": [
-            EmergencyResource(name="Emergency services", organisation="999 / 112", contact="999"),
-            EmergencyResource(name="Samaritans", organisation="Samaritans", contact="116 123"),
-        ],
-        "ie": [
-            EmergencyResource(name="Emergency services", organisation="112 / 999", contact="112"),
-            EmergencyResource(
-                name="Samaritans", organisation="Samaritans Ireland", contact="116 123"
-            ),
-        ],
-        "us": [
-            EmergencyResource(name="Emergency services", organisation="911", contact="911"),
-            EmergencyResource(
-                name="988 Suicide & Crisis Lifeline",
-                organisation="988 Lifeline",
-                contact="call or text 988",
-            ),
-        ],
-        "eu": [
-            EmergencyResource(name="European emergency number", organisation="112", contact="112"),
-        ],
-    }
+    def line(self) -> str:
+        """The resource as every crisis reply and crisis prompt lists it."""
+        who = f" ({self.organisation})" if self.organisation else ""
+        note = f" — {self.note}" if self.note else ""
+        return f"- {self.name}{who}: {self.contact}{note}"
 
 
 class SafetySettings(BaseModel):
-    # resources per country code; "eu" is the default for English, "it" for Italian
-    resources: dict[str, list[EmergencyResource]] = Field(default_factory=_default_resources)
-    default_country: dict[str, str] = Field(default_factory=lambda: {"en": "eu", "it": "it"})
+    # replaces the shipped crisis resources of a country (key: ISO 3166-1 alpha-2 code,
+    # any case) or, under "fallback", the international ones, in every language; each
+    # list names an emergency number and a crisis line (or a directory of them)
+    resources: dict[str, list[EmergencyResource]] = Field(default_factory=dict)
+    # the country assumed, by the user's language, when the profile has none
+    default_country: dict[str, str] = Field(default_factory=lambda: {"it": "IT"})
+
+    @field_validator("resources")
+    @classmethod
+    def _emergency_and_crisis_line(
+        cls, value: dict[str, list[EmergencyResource]]
+    ) -> dict[str, list[EmergencyResource]]:
+        """A crisis reply must always give both: refuse an override that drops either."""
+        for code, listed in value.items():
+            kinds = {resource.kind for resource in listed}
+            if "emergency" not in kinds or not kinds & {"crisis_line", "directory"}:
+                raise ValueError(
+                    f"{code}: needs an emergency number and a crisis line (or a directory)"
+                )
+        return {
+            code.upper() if code != "fallback" else code: listed for code, listed in value.items()
+        }
+
+    @field_validator("default_country")
+    @classmethod
+    def _upper_case_countries(cls, value: dict[str, str]) -> dict[str, str]:
+        return {language: country.upper() for language, country in value.items()}
 
 
 class RagSettings(BaseModel):
@@ -229,6 +276,86 @@ class RagSettings(BaseModel):
     eval_min_hit3_it: float = 0.88
 
 
+class GatewayPolicy(BaseModel):
+    """One row of the API gateway's table. `rate` is `limits` notation ("20/hour",
+    "5/10minutes", "1/7days"); `tiers` overrides it per subscription tier."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate: str
+    per: Literal["ip", "user"]
+    # a quota of whole days that resets at midnight UTC, not a rolling 24 hours
+    calendar_day: bool = False
+    # refuse (503) rather than serve when Redis cannot count
+    fail_closed: bool = False
+    tiers: dict[str, str] = Field(default_factory=dict)
+    description: str = ""
+
+    @field_validator("rate")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        from limits import parse  # a pure parser; config stays import-light otherwise
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate like '20/hour' or '5/10minutes'") from exc
+        return value
+
+    @field_validator("tiers")
+    @classmethod
+    def _tier_rates_parse(cls, value: dict[str, str]) -> dict[str, str]:
+        for rate in value.values():
+            cls._parses(rate)
+        return value
+
+
+def _default_policies() -> dict[str, GatewayPolicy]:
+    """SPEC.md's API gateway and rate-limiting tables."""
+    return {
+        "global": GatewayPolicy(
+            rate="1000/hour", per="ip", description="every /v1 request, per client address"
+        ),
+        "requests": GatewayPolicy(
+            rate="100/day",
+            per="user",
+            calendar_day=True,
+            tiers={"free": "100/day", "premium": "1000/day", "team": "5000/day"},
+            description="every /v1 request of a signed-in user, per day (UTC)",
+        ),
+        "auth_login": GatewayPolicy(
+            rate="5/10minutes",
+            per="ip",
+            fail_closed=True,
+            description="failed logins per client address (and, separately, per account)",
+        ),
+        "chat_send": GatewayPolicy(
+            rate="20/hour",
+            per="user",
+            tiers={"free": "20/hour", "premium": "100/hour", "team": "500/hour"},
+            description="chat messages sent, over REST or Socket.IO",
+        ),
+        "health_sync": GatewayPolicy(rate="10/hour", per="user", description="health syncs"),
+        "escalation": GatewayPolicy(
+            rate="3/day",
+            per="user",
+            description="escalations a user asks for (never critical or emergency ones)",
+        ),
+        "data_export": GatewayPolicy(rate="1/7days", per="user", description="GDPR exports"),
+    }
+
+
+class RateLimitSettings(BaseModel):
+    """The API gateway's policies: a route opts into one by name."""
+
+    enabled: bool = True
+    policies: dict[str, GatewayPolicy] = Field(default_factory=_default_policies)
+    # how long a request waits for Redis before the gate gives up (and fails open or
+    # closed), and how long it then stops asking a Redis that did not answer
+    redis_timeout_seconds: float = Field(default=0.25, gt=0)
+    breaker_seconds: float = Field(default=2.0, ge=0)
+
+
 class HealthCheckSettings(BaseModel):
     disk_min_free_percent: float = 10.0
     check_timeout_seconds: float = 2.0
@@ -237,13 +364,15 @@ class HealthCheckSettings(BaseModel):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WELLCOACH_",
-        env_file=".env",
+        # looked up once, at import: not in the current folder (docs/adr/0011)
+        env_file=env_file(),
         env_nested_delimiter="__",
         extra="ignore",
     )
 
     env: Literal["development", "test", "production"] = "development"
-    data_dir: Path = Path("var")
+    # absolute; a relative value is taken from `home_dir()`, never the current folder
+    data_dir: Path = Field(default_factory=default_data_dir)
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -265,6 +394,14 @@ class Settings(BaseSettings):
     rag: RagSettings = Field(default_factory=RagSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     healthcheck: HealthCheckSettings = Field(default_factory=HealthCheckSettings)
+    ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _anchor_data_dir(cls, value: Path) -> Path:
+        """The same directory whatever the current folder."""
+        value = value.expanduser()
+        return value if value.is_absolute() else home_dir() / value
 
     @model_validator(mode="after")
     def _refuse_development_defaults_in_production(self) -> Settings:

@@ -63,9 +63,18 @@ class RateLimited(WellcoachError):
     code = "rate_limited"
     kind = "rate_limited"
 
-    def __init__(self, message: str | None = None, *, retry_after: int, details: Any = None):
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: int,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message, details=details)
         self.retry_after = retry_after
+        # what the answer carries besides Retry-After (the RateLimit-* fields)
+        self.headers = headers or {}
 
 
 class Retryable(WellcoachError):

@@ -26,6 +26,7 @@ from wellcoach.llm.selection import make_llm
 from wellcoach.notify.devices import Devices, RedisDevices
 from wellcoach.rag.embedders import Embedder, make_embedder
 from wellcoach.ratelimit import RateLimiter
+from wellcoach.ratelimit.gate import Gate
 from wellcoach.runtime.services import ServiceUrls, resolve_services
 
 T = TypeVar("T")
@@ -39,6 +40,7 @@ class Platform:
     redis: aioredis.Redis
     vault: Vault
     limiter: RateLimiter
+    gate: Gate
     signer: Signer
     embedder: Embedder  # the offline model loads once per process, on first use
     llm: OpenAIProvider | None  # None: replies are composed offline
@@ -58,6 +60,7 @@ class Platform:
 
     async def close(self) -> None:
         await self.redis.aclose()
+        await self.gate.close()
         await self.database.dispose()
 
 
@@ -83,6 +86,11 @@ async def open_platform(
         ),
         vault=Vault(keyring),
         limiter=RateLimiter(urls.redis_url),
+        gate=Gate(
+            urls.redis_url,
+            timeout_seconds=settings.ratelimit.redis_timeout_seconds,
+            breaker_seconds=settings.ratelimit.breaker_seconds,
+        ),
         signer=Signer(settings.auth, keyring, database.sessions),
         embedder=make_embedder(settings),
         llm=make_llm(settings),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, status
 
 from api.deps import ContextDep, CurrentUser, PlatformDep, SessionDep
 from api.errors import error_responses
+from api.messages import DEFAULT, language_of, localized, negotiate, say
 from wellcoach.auth import service
 from wellcoach.auth.schemas import (
     AcceptedOut,
@@ -22,16 +25,18 @@ from wellcoach.auth.schemas import (
     TotpEnrollOut,
     VerifyIn,
 )
+from wellcoach.text import ONE_LINE_PATTERN
 
 # every auth route reads the database, and most count attempts in Redis
 router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(503))
 
 WEAK_PASSWORD = "`weak_password`: the new password breaks the password policy"
 
-SENT = AcceptedOut(
-    status="accepted",
-    message="If the address can be used, we have sent an email with the next step.",
-)
+SENT = "If the address can be used, we have sent an email with the next step."
+
+
+def sent(language: str) -> AcceptedOut:
+    return AcceptedOut(status="accepted", message=say(SENT, language))
 
 
 @router.post(
@@ -47,18 +52,34 @@ SENT = AcceptedOut(
             400: f"{WEAK_PASSWORD}; or `invalid_input`: the address cannot receive email"
             " (a reserved domain like .test).",
             403: "`consent_required`: using wellcoach needs consent to data processing.",
-            422: "Not valid, including a `role` other than `athlete`.",
+            422: "Not valid, including a `role` other than `athlete`; a `country` that is"
+            " not an ISO 3166-1 alpha-2 code has `invalid_country` as its `details[].type`,"
+            " a malformed `locale` `invalid_locale`.",
         },
     ),
 )
 async def register(
-    body: RegisterIn, session: SessionDep, platform: PlatformDep, context: ContextDep
+    body: RegisterIn,
+    session: SessionDep,
+    platform: PlatformDep,
+    context: ContextDep,
+    accept_language: Annotated[
+        str | None,
+        Header(
+            max_length=1000,
+            pattern=ONE_LINE_PATTERN,
+            description="Used only for what the body and its `locale` leave out: the first"
+            " tag with a region gives `country`, the first en or it tag `language`.",
+        ),
+    ] = None,
 ) -> AcceptedOut:
     """Create an athlete account and email a verification link (the same answer for a
     taken email). Only athletes sign themselves up: coach and team manager accounts are
-    created by an administrator (`wellcoach users create --role ...`)."""
-    await service.register(session, platform, body, context)
-    return SENT
+    created by an administrator (`wellcoach users create --role ...`). The `country`
+    picks the crisis resources the coach gives; when omitted it is inferred from
+    `locale` or Accept-Language."""
+    await service.register(session, platform, body, context, accept_language=accept_language)
+    return sent(body.language or negotiate(accept_language) or DEFAULT)
 
 
 @router.post(
@@ -71,8 +92,9 @@ async def register(
 async def verify(
     body: VerifyIn, session: SessionDep, platform: PlatformDep, context: ContextDep
 ) -> AcceptedOut:
-    await service.verify_email(session, platform, body.token, context)
-    return AcceptedOut(status="verified", message="Your email address is verified.")
+    user = await service.verify_email(session, platform, body.token, context)
+    language = user.preferences.get("language", DEFAULT)
+    return AcceptedOut(status="verified", message=say("Your email address is verified.", language))
 
 
 @router.post(
@@ -82,10 +104,10 @@ async def verify(
     responses=error_responses(422),
 )
 async def resend_verification(
-    body: EmailIn, session: SessionDep, platform: PlatformDep
+    body: EmailIn, session: SessionDep, platform: PlatformDep, request: Request
 ) -> AcceptedOut:
     await service.resend_verification(session, platform, body.email)
-    return SENT
+    return sent(language_of(request))
 
 
 @router.post(
@@ -150,9 +172,11 @@ async def logout(
     response_model=AcceptedOut,
     responses=error_responses(422),
 )
-async def forgot_password(body: EmailIn, session: SessionDep, platform: PlatformDep) -> AcceptedOut:
+async def forgot_password(
+    body: EmailIn, session: SessionDep, platform: PlatformDep, request: Request
+) -> AcceptedOut:
     await service.forgot_password(session, platform, body.email)
-    return SENT
+    return sent(language_of(request))
 
 
 @router.post(
@@ -161,11 +185,17 @@ async def forgot_password(body: EmailIn, session: SessionDep, platform: Platform
     responses=error_responses(400, 422, why={400: f"`invalid_or_expired_token`; {WEAK_PASSWORD}."}),
 )
 async def reset_password(
-    body: ResetIn, session: SessionDep, platform: PlatformDep, context: ContextDep
+    body: ResetIn,
+    session: SessionDep,
+    platform: PlatformDep,
+    context: ContextDep,
+    request: Request,
 ) -> AcceptedOut:
     """Set a new password from the emailed token; every session is signed out."""
     await service.reset_password(session, platform, body.token, body.new_password, context)
-    return AcceptedOut(status="password_reset", message="Your password was changed.")
+    return AcceptedOut(
+        status="password_reset", message=localized(request, "Your password was changed.")
+    )
 
 
 @router.post(

@@ -15,6 +15,7 @@ from api.deps import (
     VerifiedUser,
 )
 from api.errors import error_responses
+from api.gateway import limited
 from wellcoach.chat import service
 from wellcoach.chat.schemas import (
     ChatSessionDetail,
@@ -135,6 +136,7 @@ async def message_status(body: MessageStatusIn, user: VerifiedUser, session: Ses
 
 @router.post(
     "/sessions/{session_id}/messages",
+    openapi_extra=limited("chat_send"),
     response_model=TurnOut,
     responses={
         202: {"model": TurnOut, "description": "The reply is queued"},

@@ -25,13 +25,18 @@ async def get_me(user: CurrentUser, session: SessionDep) -> UserProfile:
     responses=error_responses(
         403,
         422,
-        why={403: "`consent_required`: health data sync needs consent to health data first."},
+        why={
+            403: "`consent_required`: health data sync needs consent to health data first.",
+            422: "Not valid (`validation_error`); a `country` that is not an ISO 3166-1"
+            " alpha-2 code has `invalid_country` as its `details[].type`.",
+        },
     ),
 )
 async def patch_me(
     body: ProfilePatch, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> UserProfile:
-    """Change name, sport, team, avatar or preferences (email, role and tier are not here)."""
+    """Change name, sport, team, country, avatar or preferences (email, role and tier are
+    not here). `country: null` clears the country."""
     return await service.update_profile(session, user, body, context)
 
 

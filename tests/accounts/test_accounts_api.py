@@ -18,6 +18,7 @@ PROFILE_KEYS = {
     "name",
     "sport",
     "team",
+    "country",
     "role",
     "tier",
     "avatar_config",

@@ -107,7 +107,14 @@ def running_app(settings: Settings) -> Iterator[str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_asgi_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        create_asgi_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        # as `wellcoach api` runs it
+        proxy_headers=True,
+        forwarded_allow_ips=settings.api.trusted_proxies,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

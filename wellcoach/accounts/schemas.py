@@ -19,7 +19,15 @@ from pydantic import (
     ValidationError,
     WithJsonSchema,
 )
+from pydantic_core import PydanticCustomError
 
+from wellcoach.accounts.countries import (
+    COUNTRY_PATTERN,
+    LOCALE_MAX_LENGTH,
+    LOCALE_PATTERN,
+    country_code,
+    language_of,
+)
 from wellcoach.errors import InvalidInput
 from wellcoach.models.enums import Role
 from wellcoach.text import OneLine, ShortLine
@@ -32,6 +40,55 @@ AvatarPart = Annotated[str, StringConstraints(max_length=32), OneLine]
 # a pattern, not a validator: the OpenAPI document then says what a color is
 HexColor = Annotated[
     str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$"), AfterValidator(str.upper)
+]
+
+
+def _country(value: str) -> str:
+    """Refused with its own error type (`invalid_country` in the 422's details), so the
+    apps can tell a wrong country from any other invalid field."""
+    code = country_code(value)
+    if code is None:
+        hint = " (the United Kingdom is GB)" if value.upper() == "UK" else " (like IT, GB, US)"
+        raise PydanticCustomError(
+            "invalid_country", "not an ISO 3166-1 alpha-2 country code" + hint
+        )
+    return code
+
+
+def _locale(value: str) -> str:
+    if len(value) > LOCALE_MAX_LENGTH or language_of(value) is None:
+        raise PydanticCustomError("invalid_locale", "not a locale tag (like en-US, it-IT or en_GB)")
+    return value
+
+
+# a country as the apps send it: one of the 249 assigned codes, either case; stored and
+# returned upper case. The pattern lists exactly those codes, so the schema and the
+# check are one rule.
+Country = Annotated[
+    str,
+    AfterValidator(_country),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": COUNTRY_PATTERN,
+            "description": "ISO 3166-1 alpha-2 country code (IT, GB, US, ...), either case;"
+            " stored upper case. Picks the crisis resources the coach gives.",
+            "examples": ["IT"],
+        }
+    ),
+]
+# the app's locale (BCP 47, `_` accepted): only its region and language are used
+Locale = Annotated[
+    str,
+    AfterValidator(_locale),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": LOCALE_PATTERN,
+            "maxLength": LOCALE_MAX_LENGTH,
+            "examples": ["en-US"],
+        }
+    ),
 ]
 # only athletes sign themselves up; coaches and managers are created by an admin
 SELF_SERVICE_ROLES = (Role.athlete,)
@@ -85,6 +142,7 @@ class AccountFields(BaseModel):
     sport: Sport | None = None
     team: ShortText | None = None
     language: Language = "en"
+    country: Country | None = None
 
 
 def checked_account_fields(**fields: str | None) -> AccountFields:
@@ -149,6 +207,10 @@ class UserProfile(BaseModel):
     name: str | None
     sport: str | None
     team: str | None
+    country: str | None = Field(
+        description="ISO 3166-1 alpha-2, upper case; null when unknown (crisis resources"
+        " then follow the language, or are the international ones)."
+    )
     role: Literal["athlete", "coach", "team_manager", "admin"]
     tier: Literal["free", "premium", "team"]
     avatar_config: AvatarConfig
@@ -168,6 +230,7 @@ class ProfilePatch(BaseModel):
     name: ShortText | None = None
     sport: Sport | None = None
     team: ShortText | None = None
+    country: Country | None = Field(None, description="A country code, or null to clear it.")
     avatar_config: AvatarConfig | None = None
     preferences: PreferencesPatch | None = None
 

@@ -36,6 +36,7 @@ async def profile_of(session: AsyncSession, user: User) -> UserProfile:
         name=user.name,
         sport=user.sport,
         team=user.team,
+        country=user.country,
         role=user.role.value,
         tier=user.tier.value,
         avatar_config=AvatarConfig.model_validate(user.avatar_config or {}),
@@ -73,7 +74,7 @@ async def update_profile(
     session: AsyncSession, user: User, patch: ProfilePatch, context: RequestContext
 ) -> UserProfile:
     changed = patch.model_dump(exclude_unset=True)
-    for field in ("name", "sport", "team"):
+    for field in ("name", "sport", "team", "country"):
         if field in changed:
             setattr(user, field, changed[field])
     if patch.avatar_config is not None:

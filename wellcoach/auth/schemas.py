@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from wellcoach.accounts.schemas import EmailAddress, Language, ShortText, Sport
+from wellcoach.accounts.schemas import Country, EmailAddress, Language, Locale, ShortText, Sport
 from wellcoach.text import OneLine, Secret
 
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256), Secret]
@@ -37,7 +37,21 @@ class RegisterIn(BaseModel):
     )
     sport: Sport | None = None
     team: ShortText | None = None
-    language: Language = "en"
+    language: Language | None = Field(
+        None,
+        description="The coach's language. When omitted: the first of en and it that"
+        " `locale`, else the Accept-Language header, asks for; else en.",
+    )
+    country: Country | None = Field(
+        None,
+        description="When omitted: the region of `locale`, else of the first"
+        " Accept-Language tag that has one (en-GB → GB); none when no tag names a country.",
+    )
+    locale: Locale | None = Field(
+        None,
+        description="The device's locale (en-US, it-IT, en_GB): only used to infer a"
+        " missing `country` and `language`; not stored.",
+    )
     consents: ConsentsIn = Field(default_factory=ConsentsIn)
 
 

@@ -8,12 +8,14 @@ count email and IP addresses by their keyed hash (`_limit_id`), never the addres
 from __future__ import annotations
 
 import uuid
+from typing import get_args
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.accounts import repository as users
+from wellcoach.accounts.countries import inferred_country, inferred_language
 from wellcoach.accounts.errors import ConsentRequired
-from wellcoach.accounts.schemas import UserPreferences, checked_email
+from wellcoach.accounts.schemas import Language, UserPreferences, checked_email
 from wellcoach.accounts.service import record_consents
 from wellcoach.audit import RequestContext, record
 from wellcoach.auth import one_time, passwords, refresh, totp
@@ -34,13 +36,18 @@ from wellcoach.models.enums import Role, Tier
 from wellcoach.notify.email import queue_email
 from wellcoach.ratelimit import pseudonym, pseudonym_key
 
-LOGIN_FAILURES_PER_IP = "5/10minutes"
 LOGIN_FAILURES_PER_ACCOUNT = "5/10minutes"
 EMAIL_PER_ACCOUNT = "3/hour"
 REGISTER_PER_IP = "10/hour"
 REGISTER_PER_EMAIL = "3/hour"
+SUPPORTED_LANGUAGES: tuple[str, ...] = get_args(Language)
 # a taken address writes a decoy account in a savepoint it rolls back (`register`)
 DECOY_DOMAIN = "decoy.invalid"
+
+
+def _failures_per_ip(services: AuthServices) -> str:
+    """SPEC's `auth_login` row of the gateway table: failed logins per client address."""
+    return services.settings.ratelimit.policies["auth_login"].rate
 
 
 def _limit_id(services: AuthServices, value: str) -> str:
@@ -68,6 +75,7 @@ async def create_user(
     sport: str | None = None,
     team: str | None = None,
     language: str = "en",
+    country: str | None = None,
     verified: bool = False,
     consents: dict[str, bool] | None = None,
     consent_source: str = "registration",
@@ -87,6 +95,7 @@ async def create_user(
         tier=tier,
         sport=sport,
         team=team,
+        country=country,
         preferences=UserPreferences(language=language).model_dump(),
         avatar_config={},
         email_verified_at=utcnow() if verified else None,
@@ -118,9 +127,17 @@ async def create_user(
 
 
 async def register(
-    session: AsyncSession, services: AuthServices, data: RegisterIn, context: RequestContext
+    session: AsyncSession,
+    services: AuthServices,
+    data: RegisterIn,
+    context: RequestContext,
+    *,
+    accept_language: str | None = None,
 ) -> None:
     """Sign up and send the verification email; an existing email gets a notice instead.
+
+    A country or language the body leaves out is read from its `locale`, else from the
+    request's `accept_language` header (`signup_locale`).
 
     Throttled per IP and per address, failing closed like login. Both endings do the same
     work, so neither the answer nor its duration tells whether the address has an
@@ -142,6 +159,7 @@ async def register(
         REGISTER_PER_EMAIL, "register-email", _limit_id(services, email), fail_open=False
     )
     passwords.check_policy(data.password, email)
+    data = signup_locale(data, accept_language)
     existing = await users.get_by_email(session, email)
     if existing is None:
         async with session.begin_nested():
@@ -164,6 +182,15 @@ async def register(
         )
 
 
+def signup_locale(data: RegisterIn, accept_language: str | None) -> RegisterIn:
+    """The sign-up with its country and language filled in: as given, else from the
+    body's `locale`, else from the Accept-Language header; a country left unknown stays
+    None (crisis resources then follow the language), a language falls back to en."""
+    country = data.country or inferred_country(data.locale, accept_language)
+    language = data.language or inferred_language(data.locale, accept_language, SUPPORTED_LANGUAGES)
+    return data.model_copy(update={"country": country, "language": language or "en"})
+
+
 async def _create_registered(
     session: AsyncSession,
     services: AuthServices,
@@ -180,7 +207,8 @@ async def _create_registered(
         role=Role(data.role),
         sport=data.sport,
         team=data.team,
-        language=data.language,
+        language=data.language or "en",
+        country=data.country,
         consents=data.consents.model_dump(),
         context=context,
     )
@@ -286,7 +314,10 @@ async def login(
     )
     ip_key = ("login-ip-failures", ip_id)
     account_key = ("login-account", _limit_id(services, email))
-    for rule, key in ((LOGIN_FAILURES_PER_IP, ip_key), (LOGIN_FAILURES_PER_ACCOUNT, account_key)):
+    for rule, key in (
+        (_failures_per_ip(services), ip_key),
+        (LOGIN_FAILURES_PER_ACCOUNT, account_key),
+    ):
         if await services.limiter.peek(rule, *key) <= 0:
             await services.limiter.enforce(rule, *key, fail_open=False)
 
@@ -295,7 +326,7 @@ async def login(
         password, user.password_hash if user else passwords.dummy_hash(rounds)
     )
     if user is None or not valid:
-        await services.limiter.hit(LOGIN_FAILURES_PER_IP, *ip_key, fail_open=False)
+        await services.limiter.hit(_failures_per_ip(services), *ip_key, fail_open=False)
         await services.limiter.hit(LOGIN_FAILURES_PER_ACCOUNT, *account_key, fail_open=False)
         await record(
             session,

@@ -29,6 +29,7 @@ from wellcoach.chat.generation import (
 )
 from wellcoach.chat.postprocess import asks_for_human, sanitize
 from wellcoach.chat.safety import assess
+from wellcoach.chat.safety import resources as crisis_resources
 from wellcoach.chat.turn import Plan, Turn, TurnResult
 from wellcoach.config import EmergencyResource, Settings
 from wellcoach.costs.ledger import LedgerRow, price
@@ -62,10 +63,14 @@ def preprocess(text: str, preferred: str) -> tuple[str, str]:
 
 
 def resources_for(
-    settings: Settings, language: str, country: str | None
+    settings: Settings, language: str, country: str | None, profile_language: str | None = None
 ) -> list[EmergencyResource]:
-    code = (country or settings.safety.default_country.get(language, "eu")).lower()
-    return settings.safety.resources.get(code) or settings.safety.resources.get("eu", [])
+    """The crisis resources of the user's country, else of the country their profile's
+    language (then the message's) implies, else the international ones; worded in the
+    reply's `language` (`wellcoach.chat.safety.resources`)."""
+    return crisis_resources.resources_for(
+        settings.safety, country=country, language=language, languages=[profile_language]
+    )
 
 
 async def gather_context(turn: Turn) -> None:
@@ -122,7 +127,7 @@ async def _plan(turn: Turn, *, crisis: bool) -> Plan:
         )
         turn.ledger.append((found.usage, None))  # stored with the reply
         passages = found.passages
-    resources = resources_for(settings, turn.language, turn.country)
+    resources = resources_for(settings, turn.language, turn.country, turn.profile_language)
     offer_human = turn.wants_human or crisis or (turn.mood is not None and turn.mood <= 3)
     with timer.step("prompt"):
         messages = build_messages(
@@ -225,10 +230,10 @@ async def run_turn(turn: Turn, *, pause: Pause | None = None) -> TurnResult:
     with timer.step("postprocess"):
         text, sanitized = sanitize(text, turn.language)
         if crisis and used_provider == "openai":
-            # the emergency contacts must be there whatever the model wrote
-            listed = "\n".join(f"- {r.name} ({r.organisation}): {r.contact}" for r in resources)
-            if resources and resources[0].contact not in text:
-                text += "\n\n" + listed
+            # every emergency contact must be there whatever the model wrote
+            missing = crisis_resources.missing_from(text, resources)
+            if missing:
+                text += "\n\n" + "\n".join(r.line() for r in missing)
         if plan.offer_human and used_provider == "openai" and not crisis:
             text += "\n\n" + offline.HUMAN_OFFER.get(turn.language, offline.HUMAN_OFFER["en"])
 

@@ -39,7 +39,10 @@ class Turn:
     personality: str = "empathetic"
     sport: str | None = None
     sink: Sink | None = None
+    # the user's country (their profile's unless given): whose crisis resources they get
     country: str | None = None
+    # the language the user chose; `language` becomes the message's own (`preprocess`)
+    profile_language: str = ""
     # read by the context step
     mood: int | None = None
     history: list[tuple[str, str]] = field(default_factory=list)
@@ -50,6 +53,11 @@ class Turn:
     # every provider call of the turn, with what a cache hit saved; stored with the reply
     ledger: list[tuple[Usage, Decimal | None]] = field(default_factory=list)
     timer: Timer = field(default_factory=lambda: Timer())
+
+    def __post_init__(self) -> None:
+        if self.country is None:
+            self.country = self.user.country
+        self.profile_language = self.profile_language or self.language
 
     @property
     def personal(self) -> bool:

@@ -29,6 +29,17 @@ class KeyringError(WellcoachError):
     code = "crypto_error"
 
 
+class MasterKeyMissing(KeyringError):
+    """No master key is configured and the data dir holds none."""
+
+    code = "master_key_missing"
+    kind = "unavailable"
+
+
+# the master key of the embedded default, in the data dir
+DEV_KEY_FILE = "master.key"
+
+
 def aead_encrypt(key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
     nonce = os.urandom(NONCE_BYTES)
     return bytes([FORMAT_VERSION]) + nonce + AESGCM(key).encrypt(nonce, plaintext, associated_data)
@@ -89,15 +100,38 @@ class Keyring:
 
     @classmethod
     def from_settings(cls, master_key: str | None, previous: list[str], data_dir: Path) -> Keyring:
-        """Build the keyring; without a configured key, use (or create) one in the data dir."""
+        """Build the keyring; without a configured key, use the one in the data dir.
+
+        Never creates a key: only `wellcoach up` and `wellcoach keys generate-master`
+        do (`load_or_create_dev_key`). A key made behind an admin's back, in a data dir
+        they did not mean, would seal data nobody can open with the real one.
+
+        Raises:
+            MasterKeyMissing: no key is configured and the data dir holds none.
+        """
         if master_key:
             current = parse_key(master_key)
         else:
-            current = load_or_create_dev_key(data_dir / "master.key")
+            current = load_dev_key(data_dir / DEV_KEY_FILE)
         return cls(current=current, previous=tuple(parse_key(item) for item in previous))
 
 
+def load_dev_key(path: Path) -> bytes:
+    """The master key kept in the data dir (the embedded default)."""
+    try:
+        encoded = path.read_text()
+    except FileNotFoundError:
+        raise MasterKeyMissing(
+            f"no master key: WELLCOACH_MASTER_KEY is unset and {path} does not exist; "
+            "start the platform once with `wellcoach up` (it generates one there), "
+            "or run `wellcoach keys generate-master` (`--save` writes it there)"
+        ) from None
+    return parse_key(encoded)
+
+
 def load_or_create_dev_key(path: Path) -> bytes:
+    """The data dir's master key, generated (with a warning) when there is none yet:
+    for `wellcoach up` and `wellcoach keys generate-master --save` only."""
     if path.exists():
         return parse_key(path.read_text())
     import structlog

@@ -22,7 +22,8 @@ User sport: {sport}. Recent mood: {mood}/10.
 
 CRISIS = """CRISIS MODE. The user may be in danger. Prioritise, in this order:
 1. Immediate safety and support, in a calm, warm voice.
-2. The emergency contacts below, exactly as written.
+2. Every contact below, exactly as written: the emergency number and the crisis line
+   (or helpline directory) of the user's country, both.
 3. Tell them a human coach has been asked to reach out now.
 4. No medical or psychological advice; ask whether they are safe right now.
 Answer in {language_name}.
@@ -66,7 +67,7 @@ def build_messages(
     """System prompt, sources, then as much recent history as the token budget allows."""
     language_name = LANGUAGES.get(language, "English")
     if crisis:
-        contacts = "\n".join(f"- {r.name} ({r.organisation}): {r.contact}" for r in resources)
+        contacts = "\n".join(r.line() for r in resources)
         system = CRISIS.format(language_name=language_name, emergency_contacts=contacts)
     else:
         system = BASE.format(

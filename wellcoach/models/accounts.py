@@ -6,7 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, func, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,12 +26,16 @@ from wellcoach.models.enums import ConsentPurpose, Role, Tier, enum_column
 
 class User(IdMixin, TimestampMixin, Base):
     __tablename__ = "users"
+    __table_args__ = (CheckConstraint("country ~ '^[A-Z]{2}$'", name="country_upper"),)
 
     email: Mapped[str] = mapped_column(String(255), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     name: Mapped[str | None] = mapped_column(String(100))
     sport: Mapped[str | None] = mapped_column(String(50))
     team: Mapped[str | None] = mapped_column(String(100), index=True)
+    # ISO 3166-1 alpha-2, upper case (checked on input against the assigned codes): the
+    # crisis resources a reply gives are this country's
+    country: Mapped[str | None] = mapped_column(String(2))
     role: Mapped[Role] = mapped_column(
         enum_column(Role, "user_role"), default=Role.athlete, server_default=Role.athlete.value
     )

@@ -12,6 +12,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import psycopg
 from platformdirs.api import RuntimeDirWarning
 from psycopg import sql
@@ -116,7 +117,16 @@ def running_postgres(pgdata: Path) -> PostgresHandle | None:
     info = PostmasterInfo.read_from_pgdata(pgdata.resolve())
     if info is None or not info.is_running() or info.socket_dir is None:
         return None
+    if not _is_postgres(info.process):
+        return None  # a stale pid file whose pid another program has now: never signal it
     return PostgresHandle(pgdata=pgdata.resolve(), socket_dir=Path(info.socket_dir), pid=info.pid)
+
+
+def _is_postgres(process: psutil.Process | None) -> bool:
+    try:
+        return process is not None and process.name().startswith("postgres")
+    except psutil.Error:
+        return False
 
 
 def stop_postgres(pgdata: Path, mode: str = "fast") -> bool:

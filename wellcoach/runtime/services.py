@@ -2,13 +2,18 @@
 
 Every process resolves its services through `resolve_services`; `wellcoach up`
 resolves once and hands the URLs to its children through the environment, so
-they attach instead of starting their own.
+they attach instead of starting their own. Administrative commands (`wellcoach mail`,
+`users`, `db`, ...) run inside `attach_only()`: they use the embedded servers of the
+data dir when those run and never start one (docs/adr/0011).
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,12 +33,33 @@ class ServiceUrls:
     embedded_redis: bool
 
 
+NOT_RUNNING_HINT = "start the platform with: wellcoach up"
+
+# whether `resolve_services` may start embedded servers when not told (`start=None`).
+# A context variable, not a parameter, because the commands reach it through
+# `run_with_platform` -> `open_platform`; it follows into `asyncio.run` and `to_thread`
+_may_start: ContextVar[bool] = ContextVar("wellcoach_may_start_embedded", default=True)
+
+
+@contextmanager
+def attach_only() -> Iterator[None]:
+    """Inside this block, resolving services attaches to the embedded servers that run
+    and starts none: a command that finds none says so (`ServiceUnavailable`) instead
+    of starting a second platform behind the admin's back."""
+    token = _may_start.set(False)
+    try:
+        yield
+    finally:
+        _may_start.reset(token)
+
+
 def pgdata_dir(settings: Settings) -> Path:
-    return settings.data_path / "postgres"
+    # `data_dir`, not `data_path`: looking for a server must not create directories
+    return settings.data_dir / "postgres"
 
 
 def valkey_dir(settings: Settings) -> Path:
-    return settings.data_path / "valkey"
+    return settings.data_dir / "valkey"
 
 
 def start_embedded_postgres(settings: Settings) -> postgres.PostgresHandle:
@@ -96,27 +122,24 @@ def secure_data_dir(path: Path) -> None:
         path.chmod(0o700)
 
 
-def resolve_services(settings: Settings, *, start: bool = True) -> ServiceUrls:
-    """Return the URLs to use, starting the embedded servers when `start` is set.
+def resolve_services(settings: Settings, *, start: bool | None = None) -> ServiceUrls:
+    """Return the URLs to use, starting the embedded servers when `start` is set
+    (default: unless inside `attach_only()`).
 
     Raises:
         ServiceUnavailable: a configured external service does not answer, or an
-            embedded one is not running and `start` is False.
+            embedded one is not running (or not answering) and may not be started.
     """
+    if start is None:
+        start = _may_start.get()
     if settings.database_url is not None:
         database_url = to_async_url(settings.database_url.get_secret_value())
         check_postgres(database_url)
         embedded_pg = False
     else:
-        handle = (
-            start_embedded_postgres(settings)
-            if start
-            else postgres.running_postgres(pgdata_dir(settings))
-        )
+        handle = start_embedded_postgres(settings) if start else running_embedded_postgres(settings)
         if handle is None:
-            raise ServiceUnavailable(
-                "the embedded PostgreSQL is not running; start the platform with `wellcoach up`"
-            )
+            raise ServiceUnavailable(_not_running("PostgreSQL", settings))
         database_url = handle.url()
         embedded_pg = True
 
@@ -131,14 +154,38 @@ def resolve_services(settings: Settings, *, start: bool = True) -> ServiceUrls:
             else valkey.running_valkey(valkey_dir(settings))
         )
         if vhandle is None:
-            raise ServiceUnavailable(
-                "the embedded Valkey is not running; start the platform with `wellcoach up`"
-            )
+            raise ServiceUnavailable(_not_running("Valkey", settings))
         redis_url = vhandle.url
         embedded_redis = True
     if start:
         secure_data_dir(settings.data_path)
     return ServiceUrls(database_url, redis_url, embedded_pg, embedded_redis)
+
+
+def _not_running(server: str, settings: Settings) -> str:
+    return (
+        f"the platform is not running (no embedded {server} answers in {settings.data_dir}); "
+        + NOT_RUNNING_HINT
+    )
+
+
+def running_embedded_postgres(settings: Settings) -> postgres.PostgresHandle | None:
+    """The embedded PostgreSQL of the data dir when it runs and answers, without starting
+    it. Its pid file outlives a killed server, and the pid in it may belong to another
+    process by now: only a connection tells."""
+    handle = postgres.running_postgres(pgdata_dir(settings))
+    if handle is None or not _answers(handle.libpq_url("postgres")):
+        return None
+    return handle
+
+
+def _answers(libpq_url: str, timeout: int = 2) -> bool:
+    try:
+        with psycopg.connect(libpq_url, connect_timeout=timeout) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True
 
 
 def stop_embedded(settings: Settings) -> list[str]:
