@@ -16,6 +16,11 @@ from redis.exceptions import RedisError
 PREFIX = "wellcoach:response-cache:v1:"
 
 
+# bumped when the same prompt would now get another answer from the same model name
+# (2: the offline composer's rewrite, 2026-12): older entries are never served again
+KEY_VERSION = "2"
+
+
 @dataclass(frozen=True)
 class CacheKey:
     query: str
@@ -28,6 +33,7 @@ class CacheKey:
     def digest(self) -> str:
         normalized = re.sub(r"[^\w\s]", "", self.query.casefold())
         parts = [
+            KEY_VERSION,
             " ".join(normalized.split()),
             self.personality,
             self.language,
