@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import config_cmd, db, kb, keys, limits, mail, safety, services, users
+from cli import config_cmd, costs, db, kb, keys, limits, mail, safety, services, users
 from wellcoach.runtime.services import attach_only
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ def _policy(ctx: typer.Context) -> None:
 
 
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(costs.app, name="costs")
 app.add_typer(db.app, name="db")
 app.add_typer(kb.app, name="kb")
 app.add_typer(keys.app, name="keys")

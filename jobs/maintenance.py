@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from jobs.chat import requeue_unanswered_job
 from jobs.notify import deliver_outbox_job, forget_outbox_secrets_job
+from wellcoach.chat.budget_alerts import check_platform_budget
 from wellcoach.ops.partitions import ensure_partitions
 from wellcoach.platform import Platform, run_with_platform
 
@@ -18,10 +19,21 @@ def ensure_partitions_job() -> dict[str, int]:
     return run_with_platform(work)
 
 
+def check_budgets_job() -> int:
+    """The platform's daily LLM budget, checked between chat turns too: alerts raised."""
+
+    async def work(platform: Platform) -> int:
+        async with platform.unit_of_work() as session:
+            return len(await check_platform_budget(session, platform.settings.costs))
+
+    return run_with_platform(work)
+
+
 # (function, interval in seconds) run by `wellcoach cron`
 SCHEDULE = (
     (ensure_partitions_job, 6 * 3600),
     (deliver_outbox_job, 30),
     (requeue_unanswered_job, 60),
     (forget_outbox_secrets_job, 3600),
+    (check_budgets_job, 300),
 )

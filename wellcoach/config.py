@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -150,26 +151,6 @@ class AuthSettings(BaseModel):
     login_attempts_per_ip: str = "300/10minutes"
 
 
-class ModelPrice(BaseModel):
-    """USD per 1,000 tokens."""
-
-    input: float
-    output: float = 0.0
-
-
-def _default_prices() -> dict[str, ModelPrice]:
-    return {
-        "gpt-4o-mini": ModelPrice(input=0.00015, output=0.0006),
-        "gpt-4.1-mini": ModelPrice(input=0.0004, output=0.0016),
-        "gpt-4.1": ModelPrice(input=0.002, output=0.008),
-        "gpt-4o": ModelPrice(input=0.0025, output=0.01),
-        "text-embedding-3-small": ModelPrice(input=0.00002),
-        "omni-moderation-latest": ModelPrice(input=0.0),
-        "use-m3-512": ModelPrice(input=0.0),
-        "offline-composer": ModelPrice(input=0.0),
-    }
-
-
 class TierModels(BaseModel):
     """Models a tier may use, cheapest first, and its daily LLM budget per user (USD)."""
 
@@ -190,7 +171,7 @@ class LlmSettings(BaseModel):
     request_timeout_seconds: float = 20.0
     max_retries: int = 2
     fallback_model: str = "gpt-4o-mini"
-    prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
+    # prices: the versioned table in `wellcoach/costs/prices.toml` (`costs.prices_file`)
     tiers: dict[str, TierModels] = Field(default_factory=_default_tiers)
     # thresholds of query complexity (0-1) to step up to the tier's next model
     complexity_steps: list[float] = Field(default_factory=lambda: [0.35, 0.7])
@@ -199,6 +180,60 @@ class LlmSettings(BaseModel):
     history_messages: int = 12
     cache_ttl_seconds: int = 7 * 24 * 3600
     moderation: bool = True
+
+
+def _default_monthly_budgets() -> dict[str, Decimal]:
+    """Per user per month, by tier. A typical turn (~1,500 prompt + 300 reply tokens) costs
+    ~$0.0004 on gpt-4o-mini, ~$0.001 on gpt-4.1-mini and ~$0.005 on gpt-4.1 (prices.toml):
+    free $0.50 is ~1,200 turns on its one model (the tier's chat quota, 20/hour, is the
+    tighter limit for most users); premium $5 ~5,000 turns on its top model; team $20 ~4,000
+    top-model turns. Each stays below 30 times the tier's daily budget, so a user at the
+    daily cap every day is degraded before the month ends."""
+    return {"free": Decimal("0.50"), "premium": Decimal("5"), "team": Decimal("20")}
+
+
+class CostSettings(BaseModel):
+    """The price table and the LLM budgets (`wellcoach.costs.budgets`)."""
+
+    # another price table than the one shipped in the package (same TOML format)
+    prices_file: Path | None = None
+    # SPEC's alert: daily_llm_cost > $500 (UTC days)
+    daily_platform_budget_usd: Decimal = Field(default=Decimal("500"), gt=0)
+    # per user and calendar month (UTC), by tier; a tier missing here has no monthly budget
+    monthly_budget_per_user_usd: dict[str, Decimal] = Field(
+        default_factory=_default_monthly_budgets
+    )
+    # fractions of a budget whose crossing raises an alert, once per period
+    alert_thresholds: list[Decimal] = Field(
+        default_factory=lambda: [Decimal("0.8"), Decimal("1.0")]
+    )
+    # routing degrades at `degrade_at` of any budget (the tier's cheapest model) and at
+    # `offline_at` answers with the offline composer: a turn is never refused for cost
+    degrade_at: Decimal = Field(default=Decimal("1.0"), gt=0)
+    offline_at: Decimal = Field(default=Decimal("1.25"), gt=0)
+    # the monthly bill of servers, databases and bandwidth, divided over the month's
+    # active users in cost reports (SPEC: infrastructure_cost_per_user); 0 = not reported
+    monthly_infrastructure_usd: Decimal = Field(default=Decimal("0"), ge=0)
+
+    @field_validator("monthly_budget_per_user_usd")
+    @classmethod
+    def _positive_budgets(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        if any(budget <= 0 for budget in value.values()):
+            raise ValueError("a monthly budget is positive; leave a tier out for none")
+        return value
+
+    @field_validator("alert_thresholds")
+    @classmethod
+    def _positive_and_sorted(cls, value: list[Decimal]) -> list[Decimal]:
+        if any(threshold <= 0 for threshold in value):
+            raise ValueError("alert thresholds are positive fractions of a budget")
+        return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _offline_after_degrading(self) -> CostSettings:
+        if self.offline_at < self.degrade_at:
+            raise ValueError("costs.offline_at must not be below costs.degrade_at")
+        return self
 
 
 class EmergencyResource(BaseModel):
@@ -391,6 +426,7 @@ class Settings(BaseSettings):
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     llm: LlmSettings = Field(default_factory=LlmSettings)
+    costs: CostSettings = Field(default_factory=CostSettings)
     rag: RagSettings = Field(default_factory=RagSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     healthcheck: HealthCheckSettings = Field(default_factory=HealthCheckSettings)

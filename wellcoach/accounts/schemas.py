@@ -211,7 +211,7 @@ class UserProfile(BaseModel):
         description="ISO 3166-1 alpha-2, upper case; null when unknown (crisis resources"
         " then follow the language, or are the international ones)."
     )
-    role: Literal["athlete", "coach", "team_manager", "admin"]
+    role: Literal["athlete", "coach", "team_manager", "admin", "finance"]
     tier: Literal["free", "premium", "team"]
     avatar_config: AvatarConfig
     preferences: UserPreferences

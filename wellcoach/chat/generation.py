@@ -61,7 +61,7 @@ async def from_cache_or_model(turn: Turn, plan: Plan, sink: Sink | None) -> Outc
         )
     elif plan.crisis and provider is None:
         text = offline.crisis_reply(turn.language, plan.resources)
-    elif provider is not None:
+    elif provider is not None and plan.model != offline.MODEL:  # else a budget said offline
 
         async def on_token(token: str) -> None:
             if sink is not None:

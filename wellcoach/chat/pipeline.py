@@ -17,9 +17,11 @@ import re
 import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TypeVar
 
 from wellcoach.chat import repository
+from wellcoach.chat.budget_alerts import raise_and_notify
 from wellcoach.chat.deps import Pause
 from wellcoach.chat.generation import (
     answer_under_moderation,
@@ -32,10 +34,13 @@ from wellcoach.chat.safety import assess
 from wellcoach.chat.safety import resources as crisis_resources
 from wellcoach.chat.turn import Plan, Turn, TurnResult
 from wellcoach.config import EmergencyResource, Settings
-from wellcoach.costs.ledger import LedgerRow, price
+from wellcoach.costs import budgets
+from wellcoach.costs.ledger import LedgerRow, Usage
+from wellcoach.costs.pricing import load_price_table
 from wellcoach.llm import cache, offline
 from wellcoach.llm.prompts import build_messages
-from wellcoach.llm.routing import route
+from wellcoach.llm.providers import MODERATION_MODEL, OpenAIProvider
+from wellcoach.llm.routing import route, tier_models
 from wellcoach.models.enums import MessageType
 from wellcoach.rag.ingest import STATE_KEY as KB_STATE_KEY
 from wellcoach.rag.retrieval import Passage, SearchFilters, search
@@ -74,15 +79,18 @@ def resources_for(
 
 
 async def gather_context(turn: Turn) -> None:
-    """History, earlier session summaries, latest mood, and what routing and the cache
-    need (today's spend, the knowledge base's version): one round trip."""
+    """History, earlier session summaries, latest mood, and what routing, budgets and the
+    cache need (the spend of each budget's period, the knowledge base's version): one
+    round trip."""
     session, vault = turn.session, turn.services.vault
+    now = datetime.now(UTC)
     facts = await repository.turn_facts(
         session,
         turn.user.id,
         turn.chat_session.id,
         history_limit=turn.services.settings.llm.history_messages + 1,
-        since=datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0),
+        since=budgets.day_start(now),
+        month_since=budgets.month_start(now),
         kb_state_key=KB_STATE_KEY,
     )
     for message_id, kind, sealed in facts.history:
@@ -95,8 +103,25 @@ async def gather_context(turn: Turn) -> None:
             await vault.open_text(session, turn.user.id, sealed, purpose="session_summary")
         )
     turn.mood = facts.mood
-    turn.spent_today = facts.spent_today
+    turn.spend = facts.spend
     turn.kb_version = str((facts.kb_state or {}).get("kb_version"))
+
+
+async def _moderated(provider: OpenAIProvider, turn: Turn) -> bool | None:
+    """The provider's moderation verdict; its call joins the turn's ledger."""
+    result = await provider.moderate(turn.text)
+    turn.ledger.append((result.usage, None))
+    return result.flagged
+
+
+def _cancelled_moderation() -> Usage:
+    return Usage(
+        provider="openai",
+        model=MODERATION_MODEL,
+        purpose="moderation",
+        status="cancelled",
+        error_code="crisis_detected",
+    )
 
 
 async def _timed(work: Awaitable[T]) -> tuple[T, float]:
@@ -145,9 +170,19 @@ async def _plan(turn: Turn, *, crisis: bool) -> Plan:
             token_budget=settings.llm.prompt_token_budget,
         )
     with timer.step("routing"):
-        spent = turn.spent_so_far(settings.llm.prices)
-        chosen = route(settings.llm, turn.user.tier.value, turn.text, len(turn.history), spent)
-        model = chosen.model if turn.services.llm is not None else offline.MODEL
+        spent = turn.spent_so_far(load_price_table(settings.costs.prices_file), datetime.now(UTC))
+        chosen = route(
+            settings.llm,
+            settings.costs,
+            turn.user.tier.value,
+            turn.text,
+            len(turn.history),
+            spent,
+            crisis=crisis,
+        )
+        # over a budget the offline composer answers (generation skips the model)
+        offline_answer = turn.services.llm is None or chosen.offline
+        model = offline.MODEL if offline_answer else chosen.model
 
     key = None
     hit = None
@@ -172,8 +207,9 @@ async def _plan(turn: Turn, *, crisis: bool) -> Plan:
 
 
 async def run_turn(turn: Turn, *, pause: Pause | None = None) -> TurnResult:
-    """Answer one turn. It writes nothing: its ledger rows come back in the result, for
-    the caller to store with the reply. `pause`, when given, is awaited once the turn
+    """Answer one turn. It writes nothing but, rarely, a budget alert (once per
+    threshold and period): its ledger rows come back in the result, for the caller to
+    store with the reply. `pause`, when given, is awaited once the turn
     has read all it needs and is about to wait for the model (the API passes its
     session's `commit`: the connection goes back to the pool while the model writes)."""
     settings = turn.services.settings
@@ -185,7 +221,7 @@ async def run_turn(turn: Turn, *, pause: Pause | None = None) -> TurnResult:
     moderation: asyncio.Task[bool | None] | None = None
     if provider is not None and settings.llm.moderation:
         # an extra signal, asked at once and awaited only before the reply is used
-        moderation = asyncio.create_task(provider.moderation_flagged(turn.text))
+        moderation = asyncio.create_task(_moderated(provider, turn))
     # the classifier layer embeds the message (2-3 ms of CPU when the text is new): in a
     # thread, while the context is read from the database; retrieval then finds the
     # embedding in the embedder's cache
@@ -200,6 +236,8 @@ async def run_turn(turn: Turn, *, pause: Pause | None = None) -> TurnResult:
         crisis, category = verdict.crisis, verdict.category
         if crisis and moderation is not None:
             await cancel(moderation)  # it can only add a crisis
+            if moderation.cancelled():  # asked, never answered: a call all the same
+                turn.ledger.append((_cancelled_moderation(), None))
             moderation = None
         turn.wants_human = asks_for_human(turn.text)
 
@@ -207,7 +245,8 @@ async def run_turn(turn: Turn, *, pause: Pause | None = None) -> TurnResult:
             return await _plan(turn, crisis=crisis)
 
         plan = await plan_for(crisis)
-        if pause is not None and plan.hit is None and provider is not None:
+        waits = plan.hit is None and provider is not None and plan.model != offline.MODEL
+        if pause is not None and waits:  # a model will be asked
             await pause()
         if moderation is None:
             outcome = await from_cache_or_model(turn, plan, turn.sink)
@@ -237,24 +276,44 @@ async def run_turn(turn: Turn, *, pause: Pause | None = None) -> TurnResult:
         if plan.offer_human and used_provider == "openai" and not crisis:
             text += "\n\n" + offline.HUMAN_OFFER.get(turn.language, offline.HUMAN_OFFER["en"])
 
+    prices = load_price_table(settings.costs.prices_file)
+    now = datetime.now(UTC)
+    # routing or a budget had a model below the tier's top one (or the offline composer)
+    # answer: the answer's row says which model it stood in for
+    top = tier_models(settings.llm, turn.user.tier.value).models[-1]
+    routed_from = top if provider is not None and plan.model != top else None
     ledger_rows = [
         LedgerRow.of(
             usage,
-            settings.llm.prices,
+            prices,
             user_id=turn.user.id,
             tier=turn.user.tier.value,
-            # the retrieval row carries no session ids
+            team=turn.user.team,
+            routed_from=routed_from if usage.purpose == "chat" and usage.status == "ok" else None,
+            # the retrieval and moderation rows carry no session ids
             session_id=turn.chat_session.id if usage.purpose == "chat" else None,
             message_id=turn.message.id if usage.purpose == "chat" else None,
             saved_usd=saved,
+            created_at=now,
         )
         for usage, saved in turn.ledger
     ]
+    due = budgets.due_alerts(
+        settings.costs,
+        turn.spend.plus(sum((row.cost_usd for row in ledger_rows), Decimal(0))),
+        now=now,
+        user_id=turn.user.id,
+        tier=turn.user.tier.value,
+    )
+    if due:  # rare: once per threshold and period
+        await raise_and_notify(turn.session, due)
 
     if plan.key is not None and plan.hit is None and not sanitized:
         generated = next((u for u, _ in reversed(outcome.usages) if u.status == "ok"), None)
         cost = (
-            price(settings.llm.prices, model, generated.tokens_in, generated.tokens_out)
+            prices.cost(
+                model, now, generated.tokens_in, generated.tokens_out, generated.tokens_cached
+            )
             if generated
             else 0
         )

@@ -31,6 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from wellcoach.access import Subject
 from wellcoach.costs import repository as costs
+from wellcoach.costs.budgets import Spend, parse_alerted
 from wellcoach.costs.ledger import LedgerRow
 from wellcoach.db.base import utcnow
 from wellcoach.db.session import rows_affected
@@ -122,7 +123,7 @@ class TurnFacts:
     history: list[tuple[uuid.UUID, MessageType, bytes]]  # (id, type, sealed), oldest first
     mood: int | None  # of the user's latest mood entry
     summaries: list[bytes]  # sealed summaries of up to 3 earlier sessions, newest first
-    spent_today: Decimal  # the user's LLM spend since `since`
+    spend: Spend  # the user's today and this month, the platform's today; alerts raised
     kb_state: dict[str, Any] | None  # the knowledge base's version record
 
 
@@ -157,14 +158,24 @@ def _turn_facts_statement() -> Select[Any]:
         .select_from(earlier)
         .scalar_subquery()
     )
+    # the budgets' periods: `since` (today 00:00 UTC), `month_since`, and their dates
     spent = costs.spent_since(user_id, bindparam("since"))
+    spent_month = costs.spent_since(user_id, bindparam("month_since"))
+    platform = costs.platform_spent_on(bindparam("day"))
+    alerted = costs.alerts_raised(user_id, bindparam("month"), bindparam("day"))
     state = (
         select(SystemState.value)
         .where(SystemState.key == bindparam("kb_state_key"))
         .scalar_subquery()
     )
     facts = select(
-        mood.label("mood"), summaries.label("summaries"), spent.label("spent"), state.label("kb")
+        mood.label("mood"),
+        summaries.label("summaries"),
+        spent.label("spent"),
+        spent_month.label("spent_month"),
+        platform.label("platform_spent"),
+        alerted.label("alerted"),
+        state.label("kb"),
     ).subquery("facts")
     recent = (
         select(Message.id, Message.type, Message.content_encrypted, Message.created_at)
@@ -188,11 +199,14 @@ async def turn_facts(
     *,
     history_limit: int,
     since: datetime,
+    month_since: datetime,
     kb_state_key: str,
 ) -> TurnFacts:
     """What a chat turn reads before retrieval, in one round trip: the session's last
     messages (only the columns a prompt needs), the latest mood, earlier sessions'
-    summaries, today's spend and the knowledge base's version."""
+    summaries, the spend of each budget's period (the user's since `since` and since
+    `month_since`, the platform's on `since`'s day) with the alerts raised in them, and
+    the knowledge base's version."""
     rows = (
         await session.execute(
             _turn_facts_statement(),
@@ -200,6 +214,9 @@ async def turn_facts(
                 "user_id": user_id,
                 "session_id": session_id,
                 "since": since,
+                "month_since": month_since,
+                "day": since.date(),
+                "month": month_since.date(),
                 "kb_state_key": kb_state_key,
                 "history_limit": history_limit,
             },
@@ -210,7 +227,12 @@ async def turn_facts(
         history=[(row.id, row.type, row.content_encrypted) for row in reversed(rows) if row.id],
         mood=first.mood,
         summaries=[bytes(blob) for blob in first.summaries or ()],
-        spent_today=Decimal(first.spent or 0),
+        spend=Spend(
+            user_today=Decimal(first.spent or 0),
+            user_month=Decimal(first.spent_month or 0),
+            platform_today=Decimal(first.platform_spent or 0),
+            alerted=parse_alerted(first.alerted),
+        ),
         kb_state=dict(first.kb) if first.kb is not None else None,
     )
 

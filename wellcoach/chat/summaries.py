@@ -21,6 +21,7 @@ from wellcoach.chat.deps import ChatServices
 from wellcoach.config import Settings
 from wellcoach.costs import repository as ledger
 from wellcoach.costs.ledger import LedgerRow, Usage
+from wellcoach.costs.pricing import load_price_table
 from wellcoach.crypto import Vault
 from wellcoach.llm.providers import GenerationFailed
 from wellcoach.models import ChatSession, User
@@ -131,7 +132,12 @@ async def _record(
     session: AsyncSession, settings: Settings, usage: Usage, user: User, session_id: uuid.UUID
 ) -> None:
     row = LedgerRow.of(
-        usage, settings.llm.prices, user_id=user.id, tier=user.tier.value, session_id=session_id
+        usage,
+        load_price_table(settings.costs.prices_file),
+        user_id=user.id,
+        tier=user.tier.value,
+        team=user.team,
+        session_id=session_id,
     )
     await ledger.add(session, row)
 

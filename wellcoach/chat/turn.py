@@ -7,14 +7,17 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.chat.deps import ChatServices
-from wellcoach.config import EmergencyResource, ModelPrice
-from wellcoach.costs.ledger import LedgerRow, Usage, price
+from wellcoach.config import EmergencyResource
+from wellcoach.costs.budgets import Spend
+from wellcoach.costs.ledger import LedgerRow, Usage
+from wellcoach.costs.pricing import PriceTable
 from wellcoach.llm import cache
 from wellcoach.models import ChatSession, Message, User
 from wellcoach.rag.retrieval import Passage
@@ -47,7 +50,7 @@ class Turn:
     mood: int | None = None
     history: list[tuple[str, str]] = field(default_factory=list)
     summaries: list[str] = field(default_factory=list)
-    spent_today: Decimal = Decimal(0)
+    spend: Spend = field(default_factory=Spend)  # in each budget's period, before the turn
     kb_version: str = ""  # part of the response-cache key
     wants_human: bool = False
     # every provider call of the turn, with what a cache hit saved; stored with the reply
@@ -64,12 +67,18 @@ class Turn:
         """The prompt carries something of this user's: its answer is never shared."""
         return bool(self.history or self.mood is not None or self.summaries)
 
-    def spent_so_far(self, prices: dict[str, ModelPrice]) -> float:
-        """Today's spend, with what this turn has used (its rows are not written yet)."""
-        return float(self.spent_today) + sum(
-            float(price(prices, usage.model, usage.tokens_in, usage.tokens_out))
-            for usage, _ in self.ledger
-            if not usage.cache_hit
+    def spent_so_far(self, prices: PriceTable, now: datetime) -> Spend:
+        """The spend before the turn, with what this turn has used (its rows are not
+        written yet)."""
+        return self.spend.plus(
+            sum(
+                (
+                    prices.cost(u.model, now, u.tokens_in, u.tokens_out, u.tokens_cached)
+                    for u, _ in self.ledger
+                    if not u.cache_hit
+                ),
+                Decimal(0),
+            )
         )
 
 

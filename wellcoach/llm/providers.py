@@ -8,27 +8,51 @@ Requests go through the client's low-level `post` with plain dicts in and out: t
 typed `chat.completions.create` walks the whole prompt against its TypedDicts and
 builds a pydantic model per streamed chunk, about 15 ms of CPU per turn for nothing
 we use. Transport, auth, retries, timeouts and error types are the client's.
+
+Token counts are the provider's: streams ask for them (`include_usage`), prompt-cache
+hits come from `prompt_tokens_details.cached_tokens`. A server that reports none (some
+OpenAI-compatible ones) gets counts made here (`wellcoach.costs.tokens`), marked
+estimated. Every call, moderation included, returns its `Usage` for the ledger.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import openai
 from openai import AsyncStream
 
 from wellcoach.config import Settings
-from wellcoach.costs.ledger import Usage, estimate_tokens
+from wellcoach.costs import tokens
+from wellcoach.costs.ledger import Usage
 
 TokenSink = Callable[[str], Awaitable[None]]
+MODERATION_MODEL = "omni-moderation-latest"
 
 
 @dataclass
 class Generation:
     text: str
     usage: Usage
+
+
+@dataclass
+class Moderation:
+    flagged: bool | None  # None: no verdict (the call failed)
+    usage: Usage
+
+
+def read_usage(usage: Usage, reported: dict[str, Any]) -> None:
+    """The provider's counts (chat completions or embeddings usage objects)."""
+    usage.tokens_in = int(reported.get("prompt_tokens") or 0)
+    usage.tokens_out = int(reported.get("completion_tokens") or 0)
+    details = reported.get("prompt_tokens_details")
+    if isinstance(details, dict):
+        usage.tokens_cached = int(details.get("cached_tokens") or 0)
 
 
 class GenerationFailed(Exception):
@@ -78,9 +102,8 @@ class OpenAIProvider:
             if not isinstance(chunk, dict):
                 continue
             reported = chunk.get("usage")
-            if reported:
-                usage.tokens_in = int(reported.get("prompt_tokens") or 0)
-                usage.tokens_out = int(reported.get("completion_tokens") or 0)
+            if isinstance(reported, dict):
+                read_usage(usage, reported)
             for choice in chunk.get("choices") or ():
                 token = (choice.get("delta") or {}).get("content") or ""
                 if token:
@@ -88,9 +111,11 @@ class OpenAIProvider:
                     if on_token is not None:
                         await on_token(token)
         text = "".join(text_parts)
-        if not usage.tokens_in:
-            usage.tokens_in = estimate_tokens([m["content"] for m in messages])
-            usage.tokens_out = estimate_tokens([text])
+        if not usage.tokens_in:  # the server reported no usage: count here
+            usage.tokens_in, usage.tokens_out = await asyncio.to_thread(
+                lambda: (tokens.count_messages(messages), tokens.count_text(text))
+            )
+            usage.tokens_cached = 0
             usage.tokens_estimated = True
         usage.latency_ms = int((time.perf_counter() - started) * 1000)
         return Generation(text=text, usage=usage)
@@ -141,17 +166,33 @@ class OpenAIProvider:
             await on_restart()
         raise GenerationFailed(failures)
 
-    async def moderation_flagged(self, text: str) -> bool | None:
-        """The provider's moderation verdict, or None when it cannot be had."""
+    async def moderate(self, text: str) -> Moderation:
+        """The provider's moderation verdict (None when it cannot be had), and the call's
+        usage: a ledger row like any call (the endpoint reports no tokens: counted here)."""
+        started = time.perf_counter()
+        usage = Usage(provider=self.name, model=MODERATION_MODEL, purpose="moderation")
+        flagged: bool | None = None
         try:
             result = await self.client.post(
                 "/moderations",
-                body={"model": "omni-moderation-latest", "input": text},
+                body={"model": MODERATION_MODEL, "input": text},
                 cast_to=object,
                 options={"timeout": 3.0},
             )
-        except openai.APIError:
-            return None
-        if not isinstance(result, dict):
-            return None
-        return any(item.get("flagged") for item in result.get("results") or ())
+        except openai.APIError as exc:
+            usage.status, usage.error_code = "error", type(exc).__name__
+        else:
+            if isinstance(result, dict):
+                flagged = any(item.get("flagged") for item in result.get("results") or ())
+            if isinstance(result, dict) and isinstance(result.get("usage"), dict):
+                read_usage(usage, result["usage"])
+        if usage.status == "ok" and not usage.tokens_in:
+            # a free endpoint: the quick estimate will do (no tokenizer on this path)
+            usage.tokens_in = tokens.estimate_tokens([text])
+            usage.tokens_estimated = True
+        usage.latency_ms = int((time.perf_counter() - started) * 1000)
+        return Moderation(flagged, usage)
+
+    async def moderation_flagged(self, text: str) -> bool | None:
+        """The provider's moderation verdict, or None when it cannot be had."""
+        return (await self.moderate(text)).flagged

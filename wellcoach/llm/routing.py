@@ -1,11 +1,21 @@
-"""Model routing: query complexity × the user's tier × what is left of today's budget."""
+"""Model routing: query complexity × the user's tier × what is left of the budgets.
+
+Deterministic: the same text, history length, tier and spend always give the same route.
+Under every budget, the complexity score picks one of the tier's models (cheapest
+first). Over a budget (`wellcoach.costs.budgets.pressure`) routing degrades instead of
+failing: the tier's cheapest model, then the offline composer. A crisis turn is never
+sent to the offline composer by a budget (its reviewed crisis reply is used only when no
+model answers): safety before cost; it does get the cheapest model.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
-from wellcoach.config import LlmSettings
+from wellcoach.config import CostSettings, LlmSettings, TierModels
+from wellcoach.costs.budgets import Spend, pressure
 
 COMPLEX_MARKERS = re.compile(
     r"\b(why|how|plan|strategy|compare|difference|explain|because|however|although|"
@@ -16,9 +26,17 @@ COMPLEX_MARKERS = re.compile(
 
 @dataclass(frozen=True)
 class Route:
-    model: str
+    model: str  # the tier's model to ask (unused when `offline`)
     complexity: float
     reason: str
+    top_model: str  # the tier's best model: what answers without routing or budgets
+    offline: bool = False  # a budget says: the offline composer answers
+
+    @property
+    def degraded_from(self) -> str | None:
+        """The model that would have answered without routing and budgets, when another
+        one (or the offline composer) answers: the ledger's `routed_from`."""
+        return self.top_model if self.offline or self.model != self.top_model else None
 
 
 def complexity(text: str, history_turns: int) -> float:
@@ -31,14 +49,29 @@ def complexity(text: str, history_turns: int) -> float:
     return round(min(score, 1.0), 3)
 
 
+def tier_models(settings: LlmSettings, tier: str) -> TierModels:
+    return settings.tiers.get(tier) or settings.tiers["free"]
+
+
 def route(
-    settings: LlmSettings, tier: str, text: str, history_turns: int, spent_today: float
+    settings: LlmSettings,
+    costs: CostSettings,
+    tier: str,
+    text: str,
+    history_turns: int,
+    spend: Spend,
+    *,
+    crisis: bool = False,
 ) -> Route:
-    """Pick the tier's model for this complexity; over budget, the cheapest one."""
-    tier_models = settings.tiers.get(tier) or settings.tiers["free"]
+    """The tier's model for this complexity, degraded by the budget under most pressure."""
+    models = tier_models(settings, tier)
     score = complexity(text, history_turns)
-    if spent_today >= tier_models.daily_budget_usd:
-        return Route(tier_models.models[0], score, "budget_exhausted")
+    top = models.models[-1]
+    budget = pressure(costs, tier, spend, Decimal(str(models.daily_budget_usd)))
+    if budget.level == "offline" and not crisis:
+        return Route(models.models[0], score, f"budget_{budget.budget}_offline", top, True)
+    if budget.level != "normal":
+        return Route(models.models[0], score, f"budget_{budget.budget}_cheapest", top)
     step = sum(1 for threshold in settings.complexity_steps if score >= threshold)
-    index = min(step, len(tier_models.models) - 1)
-    return Route(tier_models.models[index], score, f"complexity_step_{step}")
+    index = min(step, len(models.models) - 1)
+    return Route(models.models[index], score, f"complexity_step_{step}", top)

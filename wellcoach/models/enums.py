@@ -12,6 +12,7 @@ class Role(enum.StrEnum):
     coach = "coach"
     team_manager = "team_manager"
     admin = "admin"
+    finance = "finance"  # reads the LLM cost reports in the dashboard (migration 0006)
 
 
 class Tier(enum.StrEnum):

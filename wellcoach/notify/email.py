@@ -70,6 +70,15 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "già un account. Per entrare, accedi o reimposta la password dall'app.",
         ),
     },
+    "budget_alert": {
+        "en": (
+            "wellcoach budget alert: {what} at {percent}% of its budget",
+            "Hi {name},\n\n{what} has spent ${spent} of its ${budget} budget for the period"
+            " starting {period} ({percent}%).\n\nAt 100% the router answers with the tier's"
+            " cheapest model, and beyond that with the offline composer, so users keep"
+            " getting replies. See `wellcoach costs report` or the dashboard's Finance page.",
+        ),
+    },
     "password_changed": {
         "en": (
             "Your wellcoach password was changed",
@@ -100,7 +109,7 @@ async def queue_email(
         user_id=user_id,
         to_address=to,
         template=template,
-        subject=subject,
+        subject=subject.format(**values),
         body=body.format(**values).replace("Hi ,", "Hi,").replace("Ciao ,", "Ciao,"),
     )
     session.add(row)

@@ -18,7 +18,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from wellcoach.config import Settings
-from wellcoach.costs.ledger import Usage, estimate_tokens
+from wellcoach.costs import tokens as token_counts
+from wellcoach.costs.ledger import Usage
 
 
 class Embedder(Protocol):
@@ -79,12 +80,15 @@ class UseEmbedder:
 
     async def embed(self, texts: list[str], *, purpose: str) -> tuple[np.ndarray, Usage]:
         started = time.perf_counter()
-        vectors = await asyncio.to_thread(self.embed_sync, texts)
+        # the model reports no usage: counted here (cl100k, like every estimated count)
+        vectors, counted = await asyncio.to_thread(
+            lambda: (self.embed_sync(texts), token_counts.count_texts(texts))
+        )
         usage = Usage(
             provider=self.provider,
             model=self.model,
             purpose=purpose,
-            tokens_in=estimate_tokens(texts),
+            tokens_in=counted,
             tokens_estimated=True,
             latency_ms=int((time.perf_counter() - started) * 1000),
         )
@@ -121,13 +125,16 @@ class OpenAIEmbedder:
         raw = np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
         norms = np.linalg.norm(raw, axis=1, keepdims=True)
         array = (raw / np.where(norms == 0, 1, norms)).astype(np.float32)
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        # a compatible server may report no usage: counted here, marked estimated
+        tokens_in = tokens or await asyncio.to_thread(token_counts.count_texts, texts)
         usage = Usage(
             provider=self.provider,
             model=self.model,
             purpose=purpose,
-            tokens_in=tokens or estimate_tokens(texts),
+            tokens_in=tokens_in,
             tokens_estimated=not tokens,
-            latency_ms=int((time.perf_counter() - started) * 1000),
+            latency_ms=latency_ms,
         )
         return array, usage
 

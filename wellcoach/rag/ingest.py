@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wellcoach.config import Settings
 from wellcoach.costs import repository as ledger
 from wellcoach.costs.ledger import LedgerRow
+from wellcoach.costs.pricing import load_price_table
 from wellcoach.db.base import utcnow
 from wellcoach.errors import InvalidInput
 from wellcoach.models import KbIngestRun
@@ -151,11 +152,12 @@ async def ingest(
     # full batches across documents: a provider call (and a ledger row) per batch, not
     # per document, and the offline model encodes more texts per call
     batch = settings.rag.embed_batch
+    prices = load_price_table(settings.costs.prices_file)
     texts = [unit.embed_text for _, chunks in pending for unit in chunks]
     vectors: list[np.ndarray] = []
     for start in range(0, len(texts), batch):
         embedded, usage = await embedder.embed(texts[start : start + batch], purpose="kb_ingest")
-        await ledger.add(session, LedgerRow.of(usage, settings.llm.prices))
+        await ledger.add(session, LedgerRow.of(usage, prices))
         vectors.append(embedded)
         done += len(embedded)
         if progress:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wellcoach.config import Settings
 from wellcoach.costs import repository as ledger
 from wellcoach.costs.ledger import LedgerRow
+from wellcoach.costs.pricing import load_price_table
 from wellcoach.errors import NotFound
 from wellcoach.rag import repository
 from wellcoach.rag.embedders import Embedder
@@ -52,10 +53,12 @@ async def search_kb(
     *,
     user_id: Any = None,
     tier: str | None = None,
+    team: str | None = None,
 ) -> SearchResult:
     """Search, and record the query embedding in the cost ledger."""
     result = await search(session, embedder, query, filters, settings.rag, top_k)
-    row = LedgerRow.of(result.usage, settings.llm.prices, user_id=user_id, tier=tier)
+    prices = load_price_table(settings.costs.prices_file)
+    row = LedgerRow.of(result.usage, prices, user_id=user_id, tier=tier, team=team)
     await ledger.add(session, row)
     return result
 
