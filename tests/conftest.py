@@ -23,7 +23,7 @@ from tests.support.clients import make_client
 from tests.support.data import KB_SMALL
 from tests.support.services import TestServices, running_app, start_test_services
 from tests.support.units import savepoint_units
-from wellcoach.config import AuthSettings, Settings, get_settings
+from wellcoach.config import AuthSettings, RateLimitSettings, Settings, get_settings
 from wellcoach.crypto.envelope import encode_key, generate_key
 from wellcoach.db import migrate
 from wellcoach.platform import Platform, open_platform
@@ -66,6 +66,9 @@ def settings(services: TestServices, data_dir: Path, master_key: str) -> Setting
         log_level="WARNING",
         # bcrypt at cost 4 keeps the suite fast; cost 12 is measured in bench/
         auth=AuthSettings(bcrypt_rounds=4),
+        # the machines running the suite are shared and loaded: a slow Redis answer must
+        # not make the gate fail open in the middle of a boundary test
+        ratelimit=RateLimitSettings(redis_timeout_seconds=5.0),
     )
 
 

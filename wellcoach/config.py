@@ -387,7 +387,7 @@ class RateLimitSettings(BaseModel):
     policies: dict[str, GatewayPolicy] = Field(default_factory=_default_policies)
     # how long a request waits for Redis before the gate gives up (and fails open or
     # closed), and how long it then stops asking a Redis that did not answer
-    redis_timeout_seconds: float = Field(default=0.25, gt=0)
+    redis_timeout_seconds: float = Field(default=0.5, gt=0)
     breaker_seconds: float = Field(default=2.0, ge=0)
 
 

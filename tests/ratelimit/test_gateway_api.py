@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from api.gateway import gatekeeper, limited
 from api.main import create_app
@@ -22,7 +22,7 @@ from tests.support.services import running_app
 from tests.support.units import savepoint_units
 from wellcoach.config import GatewayPolicy
 from wellcoach.errors import ServiceUnavailable
-from wellcoach.models import User
+from wellcoach.models import Message, User
 from wellcoach.models.enums import Tier
 from wellcoach.platform import open_platform
 from wellcoach.runtime import valkey
@@ -238,6 +238,10 @@ async def test_socket_messages_count_against_chat_send(live_server, platform):
     assert refused["error"]["code"] == "rate_limited"
     assert refused["error"]["details"]["policy"] == "chat_send"
     assert (await platform.gate.peek(checks))[0].used == 20
+    # the queued turns stay unanswered (no worker runs here): committed, they would be
+    # found by other tests' sweeps of lost turns
+    async with platform.unit_of_work() as session:
+        await session.execute(delete(Message).where(Message.user_id == user_id))
 
 
 async def test_two_api_processes_share_one_limit(settings, platform):
