@@ -190,7 +190,7 @@ class Gate:
         *,
         namespace: str = "wellcoach",
         clock: Callable[[], float] = time.time,
-        timeout_seconds: float = 0.25,
+        timeout_seconds: float = 0.5,
         breaker_seconds: float = 2.0,
     ) -> None:
         self._redis = aioredis.Redis.from_url(
