@@ -93,13 +93,17 @@ ITALIAN_TEMPLATES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] 
 ITALIAN_BY_CODE: dict[str, str] = {
     "account_disabled": "Questo account è disattivato.",
     "bad_request": "La richiesta non è valida.",
+    "coach_at_capacity": "Questo coach ha già il massimo di casi aperti.",
+    "coach_exists": "Questo account è già registrato come coach.",
     "conflict": "La richiesta è in conflitto con lo stato attuale.",
     "consent_required": "Per questo serve prima il tuo consenso.",
     "crypto_error": "I dati non si possono decifrare.",
     "email_not_verified": "Prima verifica il tuo indirizzo email.",
     "forbidden": "Non hai il permesso di farlo.",
+    "illegal_transition": "Questa richiesta non può passare a quello stato adesso.",
     "http_error": "La richiesta non è valida.",
     "internal_error": "Si è verificato un errore interno; riprova più tardi.",
+    "invalid_availability": "Gli orari di disponibilità non sono validi.",
     "invalid_credentials": "L'email o la password sono sbagliate.",
     "invalid_date": "La data non è valida: usa AAAA-MM-GG.",
     "invalid_period": "Il periodo non è valido: l'inizio deve precedere la fine.",
@@ -112,6 +116,7 @@ ITALIAN_BY_CODE: dict[str, str] = {
     "key_shredded": "I dati di questo account sono stati cancellati.",
     "master_key_missing": "La chiave principale della piattaforma non è configurata.",
     "method_not_allowed": "Questo metodo non è ammesso qui.",
+    "not_a_coach": "Questo account non ha il ruolo di coach.",
     "not_found": "La risorsa non esiste o non è visibile per te.",
     "payload_too_large": "La richiesta è troppo grande.",
     "prices_invalid": "Il listino prezzi non è valido.",
@@ -135,6 +140,7 @@ ITALIAN_BY_CODE: dict[str, str] = {
     "unsupported_media_type": "Il tipo di contenuto non è supportato.",
     "validation_error": "La richiesta non è valida.",
     "weak_password": "La password non rispetta le regole.",
+    "webhook_data_refused": "I dati di questo evento non possono essere inviati a un webhook.",
 }
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import typer
 
 from cli import config_cmd, costs, db, kb, keys, limits, mail, safety, services, users
+from cli.coaches import app as coaches_app
+from cli.escalations import app as escalations_app
+from cli.webhooks import app as webhooks_app
 from wellcoach.runtime.services import attach_only
 
 app = typer.Typer(
@@ -25,15 +28,18 @@ def _policy(ctx: typer.Context) -> None:
         ctx.with_resource(attach_only())
 
 
+app.add_typer(coaches_app, name="coaches")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(costs.app, name="costs")
 app.add_typer(db.app, name="db")
+app.add_typer(escalations_app, name="escalations")
 app.add_typer(kb.app, name="kb")
 app.add_typer(keys.app, name="keys")
 app.add_typer(limits.app, name="limits")
 app.add_typer(mail.app, name="mail")
 app.add_typer(safety.app, name="safety")
 app.add_typer(users.app, name="users")
+app.add_typer(webhooks_app, name="webhooks")
 for command in (
     services.up,
     services.api,

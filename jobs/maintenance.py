@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from jobs.chat import requeue_unanswered_job
 from jobs.notify import deliver_outbox_job, forget_outbox_secrets_job
+from jobs.webhooks import sweep_webhooks_job
 from wellcoach.chat.budget_alerts import check_platform_budget
 from wellcoach.ops.partitions import ensure_partitions
 from wellcoach.platform import Platform, run_with_platform
@@ -34,6 +35,7 @@ SCHEDULE = (
     (ensure_partitions_job, 6 * 3600),
     (deliver_outbox_job, 30),
     (requeue_unanswered_job, 60),
+    (sweep_webhooks_job, 30),
     (forget_outbox_secrets_job, 3600),
     (check_budgets_job, 300),
 )

@@ -396,6 +396,70 @@ class HealthCheckSettings(BaseModel):
     check_timeout_seconds: float = 2.0
 
 
+class UrgencySla(BaseModel):
+    """How long an escalation of one urgency may wait for a coach's first response."""
+
+    hours: float = Field(gt=0)
+    # page the on-call coach at once instead of waiting for the queue to be read
+    page_immediately: bool = False
+
+    @property
+    def label(self) -> str:
+        """As the Escalation Request Contract writes it: "4h", "90m"."""
+        minutes = round(self.hours * 60)
+        return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+def _default_sla() -> dict[str, UrgencySla]:
+    return {
+        "critical": UrgencySla(hours=1, page_immediately=True),
+        "high": UrgencySla(hours=4),
+        "medium": UrgencySla(hours=24),
+        "low": UrgencySla(hours=72),
+    }
+
+
+class EscalationSettings(BaseModel):
+    """Human-coach escalations: SLA per urgency (`WELLCOACH_ESCALATION__SLA__HIGH__HOURS`)."""
+
+    sla: dict[str, UrgencySla] = Field(default_factory=_default_sla)
+    # an open case is "near its deadline" once this fraction of its SLA has passed
+    near_deadline: float = Field(default=0.75, gt=0, lt=1)
+
+    @field_validator("sla")
+    @classmethod
+    def _every_urgency(cls, value: dict[str, UrgencySla]) -> dict[str, UrgencySla]:
+        """A partial override keeps the defaults of the urgencies it leaves out."""
+        merged = {**_default_sla(), **value}
+        unknown = set(merged) - set(_default_sla())
+        if unknown:
+            raise ValueError(f"unknown urgencies {sorted(unknown)}; use critical/high/medium/low")
+        return merged
+
+
+class WebhookEndpointSettings(BaseModel):
+    """One receiver of signed webhooks. `events` are shell-style patterns
+    ("escalation.*", "escalation.assigned", "*")."""
+
+    url: str
+    secret: SecretStr
+    events: list[str] = Field(default_factory=lambda: ["*"])
+
+
+class WebhookSettings(BaseModel):
+    """Signed webhooks (wellcoach/notify/webhooks.py). Set as JSON, e.g.
+    WELLCOACH_WEBHOOKS='{"endpoints": [{"url": "https://x/hook", "secret": "s",
+    "events": ["escalation.*"]}]}'. In production an `http://` URL to a host other than
+    loopback is refused: its deliveries are recorded dead (`insecure_url`), never sent."""
+
+    endpoints: list[WebhookEndpointSettings] = Field(default_factory=list)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=6, ge=1, le=20)
+    # retry n (1-based) waits backoff_base_seconds * backoff_factor ** (n - 1)
+    backoff_base_seconds: int = Field(default=15, ge=1)
+    backoff_factor: int = Field(default=4, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WELLCOACH_",
@@ -431,6 +495,8 @@ class Settings(BaseSettings):
     safety: SafetySettings = Field(default_factory=SafetySettings)
     healthcheck: HealthCheckSettings = Field(default_factory=HealthCheckSettings)
     ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
 
     @field_validator("data_dir")
     @classmethod

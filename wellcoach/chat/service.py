@@ -299,6 +299,7 @@ async def respond(
             request=request,
             session_id=chat_session.id,
             message_id=message.id,
+            policy=services.settings.escalation,
         )
         await record(
             session,
@@ -322,6 +323,7 @@ async def respond(
             session_id=chat_session.id,
             message_id=message.id,
             source="user",
+            policy=services.settings.escalation,
         )
     reply = Message(
         id=reply_id_for(message.id),

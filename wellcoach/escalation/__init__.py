@@ -1,1 +1,2 @@
-"""Escalation to a human coach: opening, SLA, triage (the dashboard workflow builds on it)."""
+"""Escalation to a human coach: opening and SLA (`service`), the state machine
+(`workflow`), triage, the coaches registry, assignment, and working a case (`cases`)."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.access import Subject
-from wellcoach.models import Coach, Escalation, EscalationEvent
+from wellcoach.models import ChatSession, Coach, Escalation, EscalationEvent, MoodEntry
 from wellcoach.models.enums import EscalationReason, EscalationStatus, Role, Urgency
 
 
@@ -114,7 +115,131 @@ def add_event(session: AsyncSession, event: EscalationEvent) -> None:
     session.add(event)
 
 
+# the statuses in which a coach holds a case (counted against their capacity)
+HELD = (EscalationStatus.assigned, EscalationStatus.in_progress, EscalationStatus.responded)
+
+
+async def listing(
+    session: AsyncSession,
+    subject: Subject,
+    *,
+    status: EscalationStatus | None = None,
+    limit: int = 100,
+) -> list[Escalation]:
+    """What `subject` may read, the most urgent first: priority, then time left."""
+    query = escalations_readable_by(subject)
+    if status is not None:
+        query = query.where(Escalation.status == status)
+    query = query.order_by(
+        Escalation.priority.desc(), Escalation.sla_due_at, Escalation.created_at
+    ).limit(limit)
+    return list(await session.scalars(query))
+
+
+async def events_of(session: AsyncSession, escalation_id: uuid.UUID) -> list[EscalationEvent]:
+    return list(
+        await session.scalars(
+            select(EscalationEvent)
+            .where(EscalationEvent.escalation_id == escalation_id)
+            .order_by(EscalationEvent.created_at, EscalationEvent.id)
+        )
+    )
+
+
+async def recent_scores(
+    session: AsyncSession, user_id: uuid.UUID, limit: int
+) -> tuple[list[int], list[int]]:
+    """The user's latest mood and stress scores, newest first."""
+    rows = (
+        await session.execute(
+            select(MoodEntry.mood, MoodEntry.stress)
+            .where(MoodEntry.user_id == user_id)
+            .order_by(MoodEntry.created_at.desc())
+            .limit(limit)
+        )
+    ).all()
+    return (
+        [row.mood for row in rows if row.mood is not None],
+        [row.stress for row in rows if row.stress is not None],
+    )
+
+
+async def coach_by_user(session: AsyncSession, user_id: uuid.UUID) -> Coach | None:
+    return await session.scalar(select(Coach).where(Coach.user_id == user_id))
+
+
+async def coach_by_id(
+    session: AsyncSession, coach_id: uuid.UUID, *, lock: bool = False
+) -> Coach | None:
+    query = select(Coach).where(Coach.id == coach_id)
+    if lock:
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+def add_coach(session: AsyncSession, coach: Coach) -> None:
+    session.add(coach)
+
+
+async def coaches_with_load(
+    session: AsyncSession, *, only_switched_on: bool = False, lock: bool = False
+) -> list[tuple[Coach, int]]:
+    """Every coach with the number of cases they hold, by name. `lock` locks the coach
+    rows for the transaction, so two assignments at once cannot both take the last
+    free slot of one coach."""
+    held = (
+        select(func.count(Escalation.id))
+        .where(Escalation.assigned_coach_id == Coach.id, Escalation.status.in_(HELD))
+        .correlate(Coach)
+        .scalar_subquery()
+    )
+    query = select(Coach, held).order_by(Coach.display_name, Coach.id)
+    if only_switched_on:
+        query = query.where(Coach.available.is_(True))
+    if lock:
+        query = query.with_for_update(of=Coach)
+    rows = (await session.execute(query)).all()
+    return [(row[0], cast(int, row[1])) for row in rows]
+
+
+async def load_of(session: AsyncSession, coach_id: uuid.UUID) -> int:
+    return int(
+        await session.scalar(
+            select(func.count(Escalation.id)).where(
+                Escalation.assigned_coach_id == coach_id, Escalation.status.in_(HELD)
+            )
+        )
+        or 0
+    )
+
+
 def _lock_key(scope: str, user_id: uuid.UUID) -> int:
     """A signed 64-bit advisory-lock key for (scope, user): PostgreSQL's bigint."""
     digest = uuid.uuid5(user_id, scope).int >> 64
     return digest - (1 << 64) if digest >= 1 << 63 else digest
+
+
+async def owns_chat_session(
+    session: AsyncSession, user_id: uuid.UUID, chat_session_id: uuid.UUID
+) -> bool:
+    """Whether a chat session is the user's (an escalation may only name its own)."""
+    found = await session.scalar(
+        select(ChatSession.id).where(
+            ChatSession.id == chat_session_id, ChatSession.user_id == user_id
+        )
+    )
+    return found is not None
+
+
+async def of_user(
+    session: AsyncSession, user_id: uuid.UUID, *, limit: int = 50
+) -> list[tuple[Escalation, str | None]]:
+    """A user's escalations, newest first, each with its coach's display name."""
+    rows = await session.execute(
+        select(Escalation, Coach.display_name)
+        .outerjoin(Coach, Coach.id == Escalation.assigned_coach_id)
+        .where(Escalation.user_id == user_id)
+        .order_by(Escalation.created_at.desc(), Escalation.id.desc())
+        .limit(limit)
+    )
+    return [(escalation, name) for escalation, name in rows]

@@ -1,4 +1,7 @@
-"""Opening escalations. The SLA follows urgency; texts are sealed with the user's key.
+"""Escalation use cases: opening, triage, listing, reading, assigning, closing.
+
+The SLA follows urgency, from `EscalationSettings` (config: `escalation.sla`); texts
+are sealed with the user's key.
 
 An automatic escalation names the chat message that caused it, and the database
 allows one escalation per message: a retried turn never opens a second one. A user
@@ -11,25 +14,40 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.audit import RequestContext, record
+from wellcoach.config import EscalationSettings, get_settings
 from wellcoach.crypto import Vault
 from wellcoach.db.base import utcnow
 from wellcoach.escalation import repository
 from wellcoach.escalation.repository import NewEscalation
+from wellcoach.escalation.workflow import event_id
 from wellcoach.models import Escalation, EscalationEvent
 from wellcoach.models.enums import EscalationReason, EscalationStatus, Urgency
 
-SLA = {
-    Urgency.critical: ("1h", timedelta(hours=1)),
-    Urgency.high: ("4h", timedelta(hours=4)),
-    Urgency.medium: ("24h", timedelta(hours=24)),
-    Urgency.low: ("72h", timedelta(hours=72)),
-}
+
+def sla_for(policy: EscalationSettings, urgency: Urgency) -> tuple[str, timedelta]:
+    """The contract's label ("4h") and the delay to the deadline for `urgency`."""
+    target = policy.sla[urgency.value]
+    return target.label, timedelta(hours=target.hours)
+
+
+def near_deadline(policy: EscalationSettings, escalation: Escalation, now: datetime) -> bool:
+    """An open case without a first response that has used `near_deadline` of its SLA."""
+    if escalation.status == EscalationStatus.closed or escalation.first_response_at is not None:
+        return False
+    allowed = escalation.sla_due_at - escalation.created_at
+    return now >= escalation.created_at + allowed * policy.near_deadline
+
+
+def _policy(given: EscalationSettings | None) -> EscalationSettings:
+    """The SLA policy a caller passed, else the configured one (callers that predate the
+    parameter, such as the chat turn, still follow the configuration)."""
+    return given if given is not None else get_settings().escalation
 
 
 # follow-up crisis messages kept in an escalation's context (the event trail keeps all)
@@ -53,6 +71,7 @@ async def escalate_crisis(
     request: RequestContext,
     session_id: uuid.UUID,
     message_id: uuid.UUID,
+    policy: EscalationSettings | None = None,
 ) -> Escalated:
     """A crisis turn: open a critical escalation, or add this turn to the user's
     crisis escalation still open."""
@@ -73,6 +92,7 @@ async def escalate_crisis(
             session_id=session_id,
             message_id=message_id,
             source="auto_crisis",
+            policy=policy,
         )
         return Escalated(opened, opened=True)
     await _add_crisis_turn(
@@ -119,6 +139,7 @@ async def _add_crisis_turn(
     repository.add_event(
         session,
         EscalationEvent(
+            id=event_id(),
             escalation_id=escalation.id,
             actor_id=None,
             from_status=escalation.status.value,
@@ -156,14 +177,16 @@ async def open_escalation(
     session_id: uuid.UUID | None = None,
     message_id: uuid.UUID | None = None,
     source: str = "user",
+    policy: EscalationSettings | None = None,
+    now: datetime | None = None,
 ) -> Escalation:
     """Open (or, for a message already escalated, return) an escalation."""
     if message_id is not None:
         existing = await repository.by_message(session, message_id)
         if existing is not None:
             return existing
-    label, delay = SLA[urgency]
-    now = utcnow()
+    label, delay = sla_for(_policy(policy), urgency)
+    now = now or utcnow()
     escalation_id = uuid.uuid4()
     new = NewEscalation(
         id=escalation_id,

@@ -11,8 +11,9 @@ from wellcoach.models.escalation import Coach, Escalation, EscalationEvent
 from wellcoach.models.gdpr import GdprRequest
 from wellcoach.models.health import HealthMetric
 from wellcoach.models.kb import KbChunk, KbDocument, KbIngestRun
-from wellcoach.models.notify import EmailOutbox, WebhookDelivery, WebhookEndpoint
+from wellcoach.models.notify import EmailOutbox
 from wellcoach.models.system import SystemState
+from wellcoach.models.webhooks import WebhookDelivery
 
 metadata = Base.metadata
 
@@ -40,6 +41,5 @@ __all__ = [
     "User",
     "UserKey",
     "WebhookDelivery",
-    "WebhookEndpoint",
     "metadata",
 ]

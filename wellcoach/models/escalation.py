@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ARRAY, Boolean, ForeignKey, Index, Integer, LargeBinary, String, func
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wellcoach.db.base import Base, IdMixin, TimestampMixin, utcnow
@@ -24,6 +37,11 @@ class Coach(IdMixin, TimestampMixin, Base):
     max_open_cases: Mapped[int] = mapped_column(Integer, default=10)
     available: Mapped[bool] = mapped_column(Boolean, default=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # weekly windows in the coach's timezone: {"mon": [["09:00", "17:00"]], ...}; empty
+    # means no window at all (the coach is never available for automatic assignment)
+    availability: Mapped[dict[str, list[list[str]]]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
 
 
 class Escalation(IdMixin, TimestampMixin, Base):
@@ -60,6 +78,11 @@ class Escalation(IdMixin, TimestampMixin, Base):
     first_response_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     sla_breached_at: Mapped[datetime | None]
+    # triage (wellcoach.escalation.triage): 0-100, higher first, and the rules that fired
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
+    triage: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
 
 
 class EscalationEvent(IdMixin, Base):

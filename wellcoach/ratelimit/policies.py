@@ -42,12 +42,14 @@ def policy(settings: RateLimitSettings, name: str, tier: str | None = None) -> P
 
 
 def checks_for(
-    settings: RateLimitSettings, caller: Caller, names: Iterable[str] = ()
+    settings: RateLimitSettings, caller: Caller, names: Iterable[str] = (), *, only: bool = False
 ) -> list[Check]:
     """The checks a request of `caller` meets on a route that opts into `names`; a
-    per-user policy is skipped for a caller not signed in (the route refuses them)."""
+    per-user policy is skipped for a caller not signed in (the route refuses them).
+    `only`: just the named policies (a route that decides from the request's body
+    whether a policy applies, after the gate counted the request)."""
     checks: list[Check] = []
-    for name in dict.fromkeys([*ALWAYS, *SIGNED_IN, *names]):
+    for name in dict.fromkeys([*(() if only else (*ALWAYS, *SIGNED_IN)), *names]):
         row = settings.policies.get(name)
         if row is None:
             continue
