@@ -9,8 +9,10 @@ import typer
 from rich.table import Table
 
 from cli.common import console, handle_errors, print_json
-from wellcoach.access import ADMIN_CLI
+from wellcoach.access import ADMIN_CLI, Subject
 from wellcoach.audit import RequestContext
+from wellcoach.auth.admin import find_user
+from wellcoach.chat.coach_replies import announce, reply_as_coach
 from wellcoach.escalation import cases
 from wellcoach.escalation.coaches import coach_of
 from wellcoach.models.enums import EscalationStatus
@@ -145,3 +147,44 @@ def close(
         print_json(data)
     else:
         console.print(f"escalation {data['id']} closed")
+
+
+@app.command()
+@handle_errors
+def respond(
+    escalation_id: str,
+    message: str = typer.Option(..., "--message", "-m", help="The reply the athlete reads."),
+    coach: str = typer.Option(
+        ..., "--as", help="The assigned coach (email or id) the reply comes from."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Answer an escalation as its coach: the reply lands in the athlete's chat (and on
+    their devices over Socket.IO), and the escalation becomes `responded`."""
+
+    async def work(platform: Platform) -> dict[str, Any]:
+        async with platform.unit_of_work() as session:
+            author = await find_user(session, coach)
+            reply = await reply_as_coach(
+                session,
+                platform.vault,
+                coach=Subject(user_id=author.id, role=author.role),
+                escalation_id=escalation_id,
+                text=message,
+                request=CLI,
+            )
+        await announce(platform.devices, reply)  # after the commit
+        return {
+            "escalation_id": reply.escalation_id,
+            "status": reply.status.value,
+            "message": reply.message.model_dump(mode="json"),
+        }
+
+    data = run_with_platform(work)
+    if as_json:
+        print_json(data)
+    else:
+        console.print(
+            f"escalation {data['escalation_id']} {data['status']}: the reply is in the"
+            " athlete's chat"
+        )

@@ -39,7 +39,7 @@ class MessageOut(BaseModel):
     id: uuid.UUID
     session_id: uuid.UUID
     content: str
-    type: Literal["user", "ai", "system"]
+    type: Literal["user", "ai", "system", "coach"]
     timestamp: datetime
     status: Literal["sending", "sent", "delivered", "read", "error"]
     reply_to: uuid.UUID | None = None

@@ -31,6 +31,7 @@ class MessageType(enum.StrEnum):
     user = "user"
     ai = "ai"
     system = "system"
+    coach = "coach"  # a human coach's reply to an escalation (migration 0009)
 
 
 class MessageStatus(enum.StrEnum):
