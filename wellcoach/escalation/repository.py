@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.access import Subject
-from wellcoach.models import ChatSession, Coach, Escalation, EscalationEvent, MoodEntry
+from wellcoach.models import ChatSession, Coach, Escalation, EscalationEvent, MoodEntry, User
 from wellcoach.models.enums import EscalationReason, EscalationStatus, Role, Urgency
 
 
@@ -243,3 +243,40 @@ async def of_user(
         .limit(limit)
     )
     return [(escalation, name) for escalation, name in rows]
+
+
+# statuses a case waits in for its first response
+AWAITING = (
+    EscalationStatus.submitted,
+    EscalationStatus.triaged,
+    EscalationStatus.assigned,
+    EscalationStatus.in_progress,
+)
+
+
+async def awaiting_response(session: AsyncSession, *, limit: int = 500) -> list[Escalation]:
+    """Open cases without a first response, the nearest deadline first, locked and
+    skipping those another watcher holds (two watchers never work one case)."""
+    query = (
+        select(Escalation)
+        .where(Escalation.status.in_(AWAITING), Escalation.first_response_at.is_(None))
+        .order_by(Escalation.sla_due_at, Escalation.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(await session.scalars(query))
+
+
+async def coach_contact(session: AsyncSession, coach_id: uuid.UUID) -> tuple[str, str, str] | None:
+    """A coach's email, name and language, to notify them."""
+    row = (
+        await session.execute(
+            select(User.email, User.name, User.preferences)
+            .join(Coach, Coach.user_id == User.id)
+            .where(Coach.id == coach_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    preferences: dict[str, str] = dict(row.preferences or {})
+    return str(row.email), str(row.name or ""), preferences.get("language", "en")

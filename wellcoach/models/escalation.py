@@ -78,6 +78,8 @@ class Escalation(IdMixin, TimestampMixin, Base):
     first_response_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     sla_breached_at: Mapped[datetime | None]
+    # when the SLA watcher warned that the deadline is near (once)
+    sla_warned_at: Mapped[datetime | None]
     # triage (wellcoach.escalation.triage): 0-100, higher first, and the rules that fired
     priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
     triage: Mapped[dict[str, Any]] = mapped_column(

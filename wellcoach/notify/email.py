@@ -70,6 +70,21 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "già un account. Per entrare, accedi o reimposta la password dall'app.",
         ),
     },
+    "escalation_update": {
+        "en": (
+            "wellcoach: a {urgency} escalation {what}",
+            "Hi {name},\n\nA {urgency} escalation (priority {priority}) {what}. Its response"
+            " is due by {due} UTC.\n\nOpen the dashboard's Escalations page to read it"
+            " (escalation {escalation_id}). This email carries no personal details on purpose.",
+        ),
+        "it": (
+            "wellcoach: una richiesta {urgency} {what_it}",
+            "Ciao {name},\n\nUna richiesta di livello {urgency} (priorità {priority})"
+            " {what_it}. La risposta è attesa entro le {due} UTC.\n\nApri la pagina"
+            " Escalations della dashboard per leggerla (richiesta {escalation_id}). Questa"
+            " email di proposito non contiene dati personali.",
+        ),
+    },
     "budget_alert": {
         "en": (
             "wellcoach budget alert: {what} at {percent}% of its budget",
