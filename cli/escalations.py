@@ -97,11 +97,19 @@ def show(escalation_id: str, as_json: bool = JSON) -> None:
 
 
 def _changed(escalation_id: str, change: Any) -> dict[str, Any]:
+    """Apply `change`, then (committed) tell the athlete's devices the new status."""
+
     async def work(platform: Platform) -> dict[str, Any]:
         async with platform.unit_of_work() as session:
             escalation = await cases.readable(session, ADMIN_CLI, escalation_id)
             await change(session, platform, escalation)
-            return _plain(cases.summary(escalation))
+            summary = _plain(cases.summary(escalation))
+        await platform.devices.push(
+            summary["user_id"],
+            "escalation_status",
+            {"id": summary["id"], "status": summary["status"]},
+        )
+        return summary
 
     return run_with_platform(work)
 
