@@ -31,9 +31,8 @@ def page(path: str, title: str, icon: str, *roles: Role) -> PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     page("views/status.py", "Platform status", ":material/monitor_heart:", Role.admin),
     page("views/finance.py", "Finance", ":material/payments:", Role.finance, Role.admin),
-    page(
-        "views/queue.py", "Escalations", ":material/support_agent:", Role.coach, Role.team_manager
-    ),
+    page("views/queue.py", "Escalation queue", ":material/support_agent:", Role.coach, Role.admin),
+    page("views/team.py", "Team overview", ":material/groups:", Role.team_manager, Role.admin),
 )
 
 LOGIN = page("views/login.py", "Sign in", ":material/login:")

@@ -103,14 +103,15 @@ def test_an_admin_sees_platform_status_and_finance(
     assert dashboard.title() == "Finance"
 
 
-@pytest.mark.parametrize("role", [Role.coach, Role.team_manager])
-def test_coaches_and_managers_are_told_their_queue_is_coming(
-    dashboard: Dashboard, committed: Committed, role: Role
+@pytest.mark.parametrize(
+    ("role", "landing"), [(Role.coach, "Escalation queue"), (Role.team_manager, "Team overview")]
+)
+def test_coaches_and_managers_land_on_their_pages(
+    dashboard: Dashboard, committed: Committed, role: Role, landing: str
 ) -> None:
     dashboard.sign_in(committed.account(role))
 
-    assert dashboard.title() == "Escalations"
-    assert "queue of escalations arrives here" in dashboard.text()
+    assert dashboard.title() == landing
     for page in ("views/status.py", "views/finance.py"):
         with pytest.raises(ValueError):
             dashboard.go_to(page)
@@ -123,7 +124,7 @@ def test_an_athlete_is_told_the_dashboard_is_not_for_them(
 
     assert dashboard.title() == "The dashboard is not for athletes"
     assert "wellcoach app" in dashboard.text()
-    for page in ("views/status.py", "views/finance.py", "views/queue.py"):
+    for page in ("views/status.py", "views/finance.py", "views/queue.py", "views/team.py"):
         with pytest.raises(ValueError):
             dashboard.go_to(page)
 

@@ -1,4 +1,5 @@
-"""Screenshots of the dashboard as a person sees it: the login page and the finance page,
+"""Screenshots of the dashboard as a person sees it: the login page, the finance page and
+the coach's escalation queue,
 rendered by headless Chromium (Debian's `chromium`, driven by playwright).
 
 Not a test (pytest does not collect it); run it by hand from the checkout:
@@ -14,8 +15,9 @@ Not a test (pytest does not collect it); run it by hand from the checkout:
 
 It starts `wellcoach dashboard` on a free port, waits for each page to show a known
 text (a plain `chromium --screenshot` would capture Streamlit before it renders), and
-writes `login.png` and `finance.png` (plus `status.png` with `--throwaway`, signed in as
-an administrator). Needs `pip install playwright` (the `e2e` extra) and
+writes `login.png` and `finance.png` (plus, with `--throwaway`, `status.png` signed in as
+an administrator and `queue.png` and `case.png` signed in as a coach with sample
+escalations). Needs `pip install playwright` (the `e2e` extra) and
 `apt-get install chromium`; no browser is downloaded.
 """
 
@@ -54,14 +56,17 @@ if str(ROOT) not in sys.path:  # run as a file, not with -m
     sys.path.insert(0, str(ROOT))
 
 from tests.support.services import start_test_services  # noqa: E402
+from wellcoach.access import ADMIN_CLI  # noqa: E402
 from wellcoach.audit import RequestContext  # noqa: E402
 from wellcoach.auth import service as auth  # noqa: E402
 from wellcoach.config import AuthSettings, Settings  # noqa: E402
 from wellcoach.costs.pricing import load_price_table  # noqa: E402
 from wellcoach.crypto.envelope import encode_key, generate_key  # noqa: E402
 from wellcoach.db import migrate  # noqa: E402
+from wellcoach.escalation import cases, coaches  # noqa: E402
+from wellcoach.escalation.service import open_escalation  # noqa: E402
 from wellcoach.models import LlmCall  # noqa: E402
-from wellcoach.models.enums import Role  # noqa: E402
+from wellcoach.models.enums import EscalationReason, Role, Urgency  # noqa: E402
 from wellcoach.platform import Platform, open_platform  # noqa: E402
 from wellcoach.runtime.services import ServiceUrls  # noqa: E402
 
@@ -146,7 +151,48 @@ def sample_ledger(today: date, seed: int = 7) -> list[LlmCall]:
     return rows
 
 
+# (urgency, reason, opened this long ago, message, mood scores): one breached, one close
+SAMPLE_CASES = [
+    (
+        Urgency.low,
+        EscalationReason.general_inquiry,
+        timedelta(hours=72, minutes=25),
+        "Could a coach look at my sleep routine before the season starts?",
+        (6, 6, 5),
+    ),
+    (
+        Urgency.critical,
+        EscalationReason.emergency_support,
+        timedelta(minutes=18),
+        "I can't stop panicking since the injury, I don't feel safe right now",
+        (5, 3, 2, 1),
+    ),
+    (
+        Urgency.high,
+        EscalationReason.needs_human_support,
+        timedelta(hours=1, minutes=10),
+        "I keep losing sleep before every match and I'm scared of letting the team down",
+        (7, 5, 4, 4, 3),
+    ),
+    (
+        Urgency.medium,
+        EscalationReason.needs_human_support,
+        timedelta(hours=5),
+        "My coach and I disagree about my training load and I feel stuck",
+        (6, 5, 6),
+    ),
+    (
+        Urgency.medium,
+        EscalationReason.feedback_complaint,
+        timedelta(hours=20),
+        "The breathing exercises stopped loading in the app",
+        (),
+    ),
+]
+
+
 async def seed(platform: Platform, logins: dict[Role, Login], ledger: list[LlmCall]) -> None:
+    names = {Role.finance: "Fran Okafor", Role.admin: "Alex Admin", Role.coach: "Carla Rossi"}
     async with platform.unit_of_work() as session:
         for role, login in logins.items():
             await auth.create_user(
@@ -154,13 +200,41 @@ async def seed(platform: Platform, logins: dict[Role, Login], ledger: list[LlmCa
                 platform,
                 email=login.email,
                 password=login.password,
-                name={Role.finance: "Fran Okafor", Role.admin: "Alex Admin"}.get(role),
+                name=names.get(role),
                 role=role,
                 verified=True,
                 consents={"data_processing": True},
                 context=CONTEXT,
             )
         session.add_all(ledger)
+        if Role.coach in logins:
+            coach = await coaches.add_coach(session, logins[Role.coach].email, sports=["football"])
+            for n, (urgency, reason, ago, message, moods) in enumerate(SAMPLE_CASES):
+                athlete = await auth.create_user(
+                    session,
+                    platform,
+                    email=f"athlete-{n}-{secrets.token_hex(3)}@example.com",
+                    password=secrets.token_urlsafe(12),
+                    team="Rovers",
+                    verified=True,
+                    consents={"data_processing": True},
+                    context=CONTEXT,
+                )
+                escalation = await open_escalation(
+                    session,
+                    platform.vault,
+                    user_id=athlete.id,
+                    reason=reason,
+                    urgency=urgency,
+                    message=message,
+                    context={"recent_mood_scores": list(moods)},
+                    request=CONTEXT,
+                    now=datetime.now(UTC) - ago,
+                )
+                await cases.triage_escalation(session, platform.vault, escalation)
+                await cases.assign_case(
+                    session, platform.vault, escalation, coach, actor=ADMIN_CLI, request=CONTEXT
+                )
 
 
 @contextmanager
@@ -183,7 +257,7 @@ def throwaway_platform() -> Iterator[tuple[dict[str, str], dict[Role, Login]]]:
             role: Login(
                 f"{role.value}-{secrets.token_hex(3)}@example.com", secrets.token_urlsafe(12)
             )
-            for role in (Role.finance, Role.admin)
+            for role in (Role.finance, Role.admin, Role.coach)
         }
 
         async def work() -> None:
@@ -281,7 +355,38 @@ def fit_to_content(page: Page) -> None:
     page.set_viewport_size({"width": 1440, "height": int(height) + 120})
 
 
-def screenshots(url: str, out: Path, finance: Login, admin: Login | None, browser: str) -> None:
+def coach_pages(page: Page, out: Path, coach: Login) -> None:
+    """The coach's queue, then its critical case opened from it."""
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign in").wait_for(timeout=WAIT_MS)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    sign_in(page, coach)
+    page.get_by_text("Open a case").wait_for(timeout=WAIT_MS)
+    page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=WAIT_MS)
+    settled(page)
+    page.wait_for_timeout(1000)  # the data grid paints its cells after the run
+    page.screenshot(path=out / "queue.png")
+
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Open a case").click()
+    page.get_by_role("option").filter(has_text="CRITICAL").click()
+    page.get_by_text("Status history").wait_for(timeout=WAIT_MS)
+    page.locator("[data-testid='stVegaLiteChart'] svg.marks").first.wait_for(timeout=WAIT_MS)
+    page.get_by_role("button", name="Close case").wait_for(timeout=WAIT_MS)
+    settled(page)
+    fit_to_content(page)
+    page.wait_for_timeout(1000)
+    fit_to_content(page)  # again, once the grids and the chart have their heights
+    page.screenshot(path=out / "case.png", full_page=True)
+
+
+def screenshots(
+    url: str,
+    out: Path,
+    finance: Login,
+    admin: Login | None,
+    browser: str,
+    coach: Login | None = None,
+) -> None:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -311,6 +416,8 @@ def screenshots(url: str, out: Path, finance: Login, admin: Login | None, browse
                 page.get_by_text("Checked at").wait_for(timeout=WAIT_MS)
                 settled(page)
                 page.screenshot(path=out / "status.png")
+            if coach is not None:
+                coach_pages(page, out, coach)
         finally:
             chromium.close()
 
@@ -330,14 +437,21 @@ def main() -> None:
         raise SystemExit(f"no browser at {args.chromium}: apt-get install -y chromium")
     if args.throwaway:
         with throwaway_platform() as (env, logins), running_dashboard(env) as url:
-            screenshots(url, args.out, logins[Role.finance], logins[Role.admin], args.chromium)
+            screenshots(
+                url,
+                args.out,
+                logins[Role.finance],
+                logins[Role.admin],
+                args.chromium,
+                logins[Role.coach],
+            )
     else:
         if not args.email:
             parser.error("give --email of an account, or --throwaway")
         password = os.environ.get("WELLCOACH_SCREENSHOT_PASSWORD") or getpass.getpass()
         with running_dashboard({}) as url:
             screenshots(url, args.out, Login(args.email, password), None, args.chromium)
-    for name in ("login.png", "finance.png", "status.png"):
+    for name in ("login.png", "finance.png", "status.png", "queue.png", "case.png"):
         if (args.out / name).exists():
             print(args.out.resolve() / name)
 

@@ -26,13 +26,15 @@ HOOK = "https://hooks.example.org/wellcoach"
 TEXT = "I cannot keep going like this"
 
 
-async def _mails(db_session, to: str) -> list[EmailOutbox]:
+async def _mails(db_session, to: str, about: uuid.UUID) -> list[EmailOutbox]:
+    """The watcher's emails to `to` about one case (other tests' committed cases may be
+    watched too: the watcher works every open case)."""
     rows = await db_session.scalars(
         select(EmailOutbox)
         .where(EmailOutbox.to_address == to, EmailOutbox.template == "escalation_update")
         .order_by(EmailOutbox.created_at)
     )
-    return list(rows)
+    return [row for row in rows if str(about) in row.body]
 
 
 async def _events(db_session, escalation_id: uuid.UUID) -> list[str]:
@@ -82,7 +84,7 @@ async def test_the_watcher_moves_a_crisis_to_a_human_and_keeps_the_sla(
     assert (case.user_id, case.id, "assigned") in report.changes
     assert case.status == EscalationStatus.assigned and case.priority >= 80
     holder = first if case.assigned_coach_id == (await _coach_id(db_session, first.id)) else backup
-    (paged,) = await _mails(db_session, holder.email)
+    (paged,) = await _mails(db_session, holder.email, case.id)
     assert "needs you now" in paged.subject and TEXT not in paged.body
     assert athlete.email not in paged.body
 
@@ -90,7 +92,7 @@ async def test_the_watcher_moves_a_crisis_to_a_human_and_keeps_the_sla(
     for minutes in (46, 50):
         await watch(db_session, platform.vault, configured, now=opened + timedelta(minutes=minutes))
     assert case.sla_warned_at == opened + timedelta(minutes=46)
-    assert [m.subject for m in await _mails(db_session, holder.email)][1:] == [
+    assert [m.subject for m in await _mails(db_session, holder.email, case.id)][1:] == [
         "wellcoach: a critical escalation is close to its response deadline"
     ]
 
@@ -101,10 +103,10 @@ async def test_the_watcher_moves_a_crisis_to_a_human_and_keeps_the_sla(
     assert case.sla_breached_at == case.sla_due_at
     other = backup if holder is first else first
     assert case.assigned_coach_id == await _coach_id(db_session, other.id)
-    assert [m.subject for m in await _mails(db_session, admin.email)] == [
+    assert [m.subject for m in await _mails(db_session, admin.email, case.id)] == [
         "wellcoach: a critical escalation missed its response deadline"
     ]
-    assert "backup coach" in (await _mails(db_session, other.email))[-1].subject
+    assert "backup coach" in (await _mails(db_session, other.email, case.id))[-1].subject
 
     events = await _events(db_session, case.id)
     assert events == [

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,7 +44,9 @@ def escalations_readable_by(subject: Subject) -> Select[Escalation]:
 
     Admins read all; everyone reads their own; a coach also reads the escalations
     assigned to them, whatever their status (a closed case stays in the coach's
-    history). Team managers read no one else's: escalations are personal data.
+    history), and, if registered as a coach, the cases nobody holds yet (submitted or
+    triaged), so that they can claim one. Team managers read no one else's:
+    escalations are personal data.
     """
     query = select(Escalation)
     if subject.is_admin:
@@ -57,6 +59,13 @@ def escalations_readable_by(subject: Subject) -> Select[Escalation]:
                     Coach.id == Escalation.assigned_coach_id,
                     Coach.user_id == subject.user_id,
                 )
+            )
+        )
+        conditions.append(
+            and_(
+                Escalation.assigned_coach_id.is_(None),
+                Escalation.status.in_((EscalationStatus.submitted, EscalationStatus.triaged)),
+                exists(select(Coach.id).where(Coach.user_id == subject.user_id)),
             )
         )
     return query.where(or_(*conditions))
