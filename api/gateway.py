@@ -10,7 +10,6 @@ user did nothing wrong, and a turn refused for overload must not eat the quota.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from fastapi import Request
@@ -18,7 +17,7 @@ from fastapi.routing import APIRoute
 
 from api.deps import AuthenticationDep, PlatformDep
 from wellcoach.ratelimit import pseudonym, pseudonym_key
-from wellcoach.ratelimit.policies import Caller, checks_for
+from wellcoach.ratelimit.policies import Caller, count
 
 POLICIES_KEY = "x-rate-limit-policies"
 HEADERS_STATE = "ratelimit_headers"
@@ -36,34 +35,29 @@ def policies_of(route: Any) -> tuple[str, ...]:
     return ()
 
 
-@lru_cache(maxsize=4)
-def _address_key(master_key: bytes) -> bytes:
-    return pseudonym_key(master_key)
-
-
 def address_of(request: Request, master_key: bytes) -> str:
     """The pseudonym of the client's address (X-Forwarded-For only from a trusted proxy:
     uvicorn has already replaced the peer address when it is one)."""
     host = request.client.host if request.client else "unknown"
-    return pseudonym(_address_key(master_key), host)
+    return pseudonym(pseudonym_key(master_key), host)
 
 
 async def gatekeeper(
     request: Request, platform: PlatformDep, authentication: AuthenticationDep
 ) -> None:
-    settings = platform.settings.ratelimit
-    if not settings.enabled:
-        return
     user = authentication.user
     caller = Caller(
         address=address_of(request, platform.vault.keyring.current),
         user_id=user.id if user is not None else None,
         tier=user.tier.value if user is not None else None,
     )
-    checks = checks_for(settings, caller, policies_of(request.scope.get("route")))
-    decision = await platform.gate.check(checks)
-    request.state.ratelimit_headers = decision.headers()
-    decision.raise_if_refused()
+    decision = await count(
+        platform.gate,
+        platform.settings.ratelimit,
+        caller,
+        policies_of(request.scope.get("route")),
+    )
+    request.state.ratelimit_headers = decision.headers()  # a refusal's 429 carries its own
     if decision.counted:
 
         async def refund() -> None:

@@ -60,7 +60,7 @@ from wellcoach.models.enums import MessageStatus
 from wellcoach.notify.devices import NAMESPACE, SessionsEnded, listen_for_ended_sessions, room
 from wellcoach.platform import Platform
 from wellcoach.ratelimit import pseudonym, pseudonym_key
-from wellcoach.ratelimit.policies import Caller, checks_for
+from wellcoach.ratelimit.policies import Caller, count
 from wellcoach.runtime.services import to_libpq_url
 
 log = structlog.get_logger(__name__)
@@ -241,13 +241,11 @@ class ChatNamespace(socketio.AsyncNamespace):
 
     async def _count(self, sid: str, *policies: str) -> None:
         """Count a message against the gateway's policies, as the REST route does."""
-        settings = self.platform.settings.ratelimit
         connection = self.connections.get(sid)
-        if not settings.enabled or connection is None:
+        if connection is None:
             return
         caller = Caller(connection.address, connection.user_id, connection.tier)
-        decision = await self.platform.gate.check(checks_for(settings, caller, policies))
-        decision.raise_if_refused()
+        await count(self.platform.gate, self.platform.settings.ratelimit, caller, policies)
 
     def language_of(self, sid: str) -> str:
         """The language of the socket's user, for the messages of its error acks."""

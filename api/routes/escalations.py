@@ -15,7 +15,7 @@ from wellcoach.escalation.requests import (
     request_help,
 )
 from wellcoach.escalation.schemas import EscalationOut, EscalationRequestIn
-from wellcoach.ratelimit.policies import Caller, checks_for
+from wellcoach.ratelimit.policies import Caller, count
 
 router = APIRouter(prefix="/escalations", tags=["escalations"], responses=error_responses(401, 503))
 
@@ -66,13 +66,10 @@ async def create_escalation(
     available, assigned at once; the answer says its SLA. At most 3 a day
     (`escalation` policy), except critical or `emergency_support` requests, which are
     never limited."""
-    if platform.settings.ratelimit.enabled and is_rate_limited(body.reason, body.urgency):
+    if is_rate_limited(body.reason, body.urgency):
         caller = Caller(address_of(http, platform.vault.keyring.current), user.id, user.tier.value)
-        decision = await platform.gate.check(
-            checks_for(platform.settings.ratelimit, caller, ["escalation"], only=True)
-        )
-        decision.raise_if_refused()
-    escalation = await request_help(
+        await count(platform.gate, platform.settings.ratelimit, caller, ["escalation"], only=True)
+    created = await request_help(
         session,
         platform.vault,
         platform.settings.escalation,
@@ -86,10 +83,7 @@ async def create_escalation(
         ),
         request=context,
     )
-    mine = await escalations_of(session, platform.vault, user.id, limit=1)
-    found = next((m for m in mine if m.escalation.id == escalation.id), None)
-    assert found is not None  # just created, in this transaction
-    return _out(found)
+    return _out(created)
 
 
 @router.get("", response_model=list[EscalationOut], responses=error_responses(403, 422))

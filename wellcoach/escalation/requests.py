@@ -63,7 +63,8 @@ async def request_help(
     data: HelpRequest,
     request: RequestContext,
     now: datetime | None = None,
-) -> Escalation:
+) -> UsersEscalation:
+    """The new escalation as the athlete sees it (their text, the coach it went to)."""
     if data.session_id is not None and not await repository.owns_chat_session(
         session, user_id, data.session_id
     ):
@@ -86,8 +87,8 @@ async def request_help(
         now=now,
     )
     await triage_escalation(session, vault, escalation, now=now, request=request)
-    await auto_assign(session, vault, escalation, now=now, request=request)
-    return escalation
+    coach = await auto_assign(session, vault, escalation, now=now, request=request)
+    return UsersEscalation(escalation, data.message, coach.display_name if coach else None)
 
 
 async def escalations_of(

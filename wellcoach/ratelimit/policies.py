@@ -17,7 +17,7 @@ from limits import parse
 
 from wellcoach.config import GatewayPolicy, RateLimitSettings
 from wellcoach.errors import InvalidInput
-from wellcoach.ratelimit.gate import Check, Gate, Policy, Usage
+from wellcoach.ratelimit.gate import Check, Decision, Gate, Policy, Usage
 
 ALWAYS = ("global",)
 SIGNED_IN = ("requests",)
@@ -58,6 +58,23 @@ def checks_for(
         elif caller.user_id is not None:
             checks.append(Check(_policy(name, row, caller.tier), str(caller.user_id)))
     return checks
+
+
+async def count(
+    gate: Gate,
+    settings: RateLimitSettings,
+    caller: Caller,
+    names: Iterable[str] = (),
+    *,
+    only: bool = False,
+) -> Decision:
+    """Count one request of `caller` (see `checks_for`); raises `RateLimited` when a policy
+    refuses it. With rate limiting off, nothing is counted."""
+    if not settings.enabled:
+        return Decision(True, ())
+    decision = await gate.check(checks_for(settings, caller, names, only=only))
+    decision.raise_if_refused()
+    return decision
 
 
 def user_policies(settings: RateLimitSettings, tier: str) -> list[Policy]:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from functools import lru_cache
 
 LABEL = b"wellcoach/ratelimit/identifiers/v1"
 
 
+@lru_cache(maxsize=4)
 def pseudonym_key(master_key: bytes) -> bytes:
-    """The key for pseudonyms, derived from (and never equal to) the master key."""
+    """The key for pseudonyms, derived from (and never equal to) the master key; kept,
+    since every request counted by address derives it."""
     return hmac.new(master_key, LABEL, hashlib.sha256).digest()
 
 
