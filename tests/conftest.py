@@ -21,9 +21,9 @@ from api.main import create_app
 from tests.doubles.openai_server import FakeOpenAIServer
 from tests.support.clients import make_client
 from tests.support.data import KB_SMALL
-from tests.support.services import TestServices, running_app, start_test_services
+from tests.support.services import TestServices, running_app, start_test_services, with_model
 from tests.support.units import savepoint_units
-from wellcoach.config import AuthSettings, RateLimitSettings, Settings, get_settings
+from wellcoach.config import AuthSettings, LlmSettings, RateLimitSettings, Settings, get_settings
 from wellcoach.crypto.envelope import encode_key, generate_key
 from wellcoach.db import migrate
 from wellcoach.platform import Platform, open_platform
@@ -154,3 +154,16 @@ async def kb(db_session, platform, tmp_path):
     await db_session.execute(text("DELETE FROM kb_documents"))
     await ingest(db_session, platform.settings, platform.embedder, corpus)
     await db_session.flush()
+
+
+@pytest.fixture
+async def openai_client(
+    settings: Settings, platform: Platform, fake_openai: FakeOpenAIServer, app: FastAPI
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app answered by the OpenAI-compatible test double."""
+    fake_openai.reset()
+    llm = LlmSettings(provider="openai", request_timeout_seconds=1.0, max_retries=0)
+    configured = with_model(settings, fake_openai.base_url, llm)
+    application = create_app(configured, platform.with_settings(configured), units=app.state.units)
+    async with make_client(application) as http:
+        yield http

@@ -7,13 +7,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
-from api.main import create_app
-from tests.support.clients import make_client
 from tests.support.factories import PASSWORD, bearer, last_email, login, token_in, unique_email
 from wellcoach.chat.safety import resources
-from wellcoach.config import EmergencyResource, LlmSettings, RagSettings, SafetySettings
+from wellcoach.config import EmergencyResource, SafetySettings
 
 CRISIS_MESSAGE = {"en": "I can't go on, I want to kill myself", "it": "voglio farla finita"}
 SAFE_NOW = {"en": "Are you safe right now?", "it": "Adesso sei al sicuro?"}
@@ -176,22 +174,6 @@ async def test_changing_the_country_changes_the_resources(client, db_session, pl
 
 
 # -- with a model: the crisis prompt names both, and the reply gives both ---------------------
-
-
-@pytest.fixture
-async def openai_client(settings, platform, db_session, fake_openai, app):
-    fake_openai.reset()
-    configured = settings.model_copy(
-        update={
-            "openai_base_url": fake_openai.base_url,
-            "openai_api_key": SecretStr("sk-test"),
-            "llm": LlmSettings(provider="openai", request_timeout_seconds=1.0, max_retries=0),
-            "rag": RagSettings(embedder="use"),
-        }
-    )
-    application = create_app(configured, platform.with_settings(configured), units=app.state.units)
-    async with make_client(application) as http:
-        yield http
 
 
 @pytest.mark.parametrize(("country", "language"), [("AU", "en"), ("FR", "it"), (None, "en")])

@@ -3,31 +3,12 @@ streaming, timeouts, 5xx → fallback model → offline composer, ledger rows, s
 
 from __future__ import annotations
 
-import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from api.main import create_app
-from tests.support.clients import make_client
 from tests.support.factories import bearer, create_user, login
-from wellcoach.config import LlmSettings, RagSettings
+from wellcoach.config import LlmSettings
 from wellcoach.models import LlmCall
-
-
-@pytest.fixture
-async def openai_client(settings, platform, db_session, fake_openai, app):
-    fake_openai.reset()
-    configured = settings.model_copy(
-        update={
-            "openai_base_url": fake_openai.base_url,
-            "openai_api_key": SecretStr("sk-test"),
-            "llm": LlmSettings(provider="openai", request_timeout_seconds=1.0, max_retries=0),
-            "rag": RagSettings(embedder="use"),
-        }
-    )
-    application = create_app(configured, platform.with_settings(configured), units=app.state.units)
-    async with make_client(application) as http:
-        yield http
 
 
 async def start(client, db_session, platform, **fields):

@@ -9,14 +9,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select, text
 
 from api.main import create_app
 from tests.support.clients import make_client
 from tests.support.factories import bearer, create_user, login
+from tests.support.services import with_model
 from wellcoach.chat.budget_alerts import check_platform_budget
-from wellcoach.config import CostSettings, LlmSettings, RagSettings, Settings
+from wellcoach.config import CostSettings, LlmSettings, Settings
 from wellcoach.costs import budgets
 from wellcoach.costs import repository as ledger
 from wellcoach.costs.budgets import Spend
@@ -225,15 +225,8 @@ def configure(settings, platform, app, fake_openai):
     fake_openai.reset()
 
     def make(cost_settings: CostSettings):
-        configured = settings.model_copy(
-            update={
-                "openai_base_url": fake_openai.base_url,
-                "openai_api_key": SecretStr("sk-test"),
-                "llm": LlmSettings(provider="openai", max_retries=0, moderation=False),
-                "rag": RagSettings(embedder="use"),
-                "costs": cost_settings,
-            }
-        )
+        llm = LlmSettings(provider="openai", max_retries=0, moderation=False)
+        configured = with_model(settings, fake_openai.base_url, llm, costs=cost_settings)
         application = create_app(
             configured, platform.with_settings(configured), units=app.state.units
         )

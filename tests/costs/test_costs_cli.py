@@ -21,7 +21,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import delete, func, select, text
 from typer.testing import CliRunner
 
@@ -30,7 +29,8 @@ from cli.main import app as cli
 from tests.support.clients import make_client
 from tests.support.factories import bearer, login
 from tests.support.realtime import committed_user
-from wellcoach.config import LlmSettings, RagSettings, get_settings
+from tests.support.services import with_model
+from wellcoach.config import LlmSettings, get_settings
 from wellcoach.costs.reports import report_pseudonym
 from wellcoach.models import LlmCall
 
@@ -447,14 +447,8 @@ async def test_tried_as_finance_would(cli_env, settings, platform, fake_openai):
             ["my heart is pounding before matches, how do I calm down?", "and sleep?"],
         )
         fake_openai.reset()
-        configured = settings.model_copy(
-            update={
-                "openai_base_url": fake_openai.base_url,
-                "openai_api_key": SecretStr("sk-test"),
-                "llm": LlmSettings(provider="openai", request_timeout_seconds=2.0, max_retries=0),
-                "rag": RagSettings(embedder="use"),
-            }
-        )
+        llm = LlmSettings(provider="openai", request_timeout_seconds=2.0, max_retries=0)
+        configured = with_model(settings, fake_openai.base_url, llm)
         await chat(
             create_app(configured, platform.with_settings(configured)),
             model_email,

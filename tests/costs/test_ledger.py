@@ -12,7 +12,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import func, select, text
 
 from api.main import create_app
@@ -20,8 +19,9 @@ from tests.doubles.openai_server import FakeOpenAIServer, content_text, default_
 from tests.support.clients import make_client
 from tests.support.data import KB_SMALL
 from tests.support.factories import bearer, create_user, login
+from tests.support.services import with_model
 from wellcoach.chat.summaries import write_model_summary
-from wellcoach.config import LlmSettings, RagSettings
+from wellcoach.config import LlmSettings
 from wellcoach.costs import repository as ledger
 from wellcoach.costs import tokens
 from wellcoach.costs.ledger import LedgerRow, Usage
@@ -72,14 +72,8 @@ def fake_openai():
 def configured(settings, fake_openai):
     fake_openai.reset()
     fake_openai.cached_tokens, fake_openai.report_usage = 0, True
-    return settings.model_copy(
-        update={
-            "openai_base_url": fake_openai.base_url,
-            "openai_api_key": SecretStr("sk-test"),
-            "llm": LlmSettings(provider="openai", request_timeout_seconds=2.0, max_retries=0),
-            "rag": RagSettings(embedder="use"),
-        }
-    )
+    llm = LlmSettings(provider="openai", request_timeout_seconds=2.0, max_retries=0)
+    return with_model(settings, fake_openai.base_url, llm)
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from api.main import create_app
 from tests.support.clients import make_client
 from tests.support.factories import bearer, create_user, login
-from wellcoach.config import CostSettings, LlmSettings, RagSettings, Settings
+from tests.support.services import with_model
+from wellcoach.config import CostSettings, LlmSettings, Settings
 from wellcoach.costs import repository as ledger
 from wellcoach.costs.ledger import LedgerRow, Usage
 from wellcoach.costs.pricing import (
@@ -164,14 +164,9 @@ async def test_a_new_price_row_reprices_only_the_calls_after_it(
     path = tmp_path / "prices.toml"
     shipped = PACKAGED_PRICES.read_text(encoding="utf-8")
     path.write_text(shipped)
-    configured = settings.model_copy(
-        update={
-            "openai_base_url": fake_openai.base_url,
-            "openai_api_key": SecretStr("sk-test"),
-            "llm": LlmSettings(provider="openai", max_retries=0, moderation=False),
-            "rag": RagSettings(embedder="use"),
-            "costs": CostSettings(prices_file=path),
-        }
+    llm = LlmSettings(provider="openai", max_retries=0, moderation=False)
+    configured = with_model(
+        settings, fake_openai.base_url, llm, costs=CostSettings(prices_file=path)
     )
     application = create_app(configured, platform.with_settings(configured), units=app.state.units)
     async with make_client(application) as http:

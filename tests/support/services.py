@@ -24,8 +24,9 @@ import httpx
 import psycopg
 import redis
 import uvicorn
+from pydantic import SecretStr
 
-from wellcoach.config import Settings
+from wellcoach.config import LlmSettings, RagSettings, Settings
 from wellcoach.runtime import postgres, valkey
 from wellcoach.runtime.services import to_async_url, to_libpq_url
 
@@ -132,3 +133,17 @@ def running_app(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def with_model(settings: Settings, base_url: str, llm: LlmSettings, **more: object) -> Settings:
+    """`settings` with a model: the OpenAI-compatible test double at `base_url`, the
+    offline embedder for retrieval (the double embeds nothing), and `more` on top."""
+    return settings.model_copy(
+        update={
+            "openai_base_url": base_url,
+            "openai_api_key": SecretStr("sk-test"),
+            "llm": llm,
+            "rag": RagSettings(embedder="use"),
+            **more,
+        }
+    )
