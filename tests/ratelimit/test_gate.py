@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.support.clock import Clock
 from wellcoach.errors import RateLimited, ServiceUnavailable
 from wellcoach.ratelimit.gate import Check, Gate, Policy, seconds_until_midnight_utc
 
@@ -18,14 +19,6 @@ DAILY = Policy("requests", limit=3, window_seconds=86_400, per="user", calendar_
 LOGIN = Policy("auth_login", limit=5, window_seconds=600, per="ip", fail_closed=True)
 # a bucket boundary, so the previous bucket is empty and weighs nothing
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC).timestamp()
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

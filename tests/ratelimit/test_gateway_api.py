@@ -16,6 +16,7 @@ from sqlalchemy import delete, update
 from api.gateway import gatekeeper, limited
 from api.main import create_app
 from tests.support.clients import make_client
+from tests.support.clock import Clock
 from tests.support.factories import PASSWORD, bearer, create_user, login
 from tests.support.realtime import committed_user, connect, new_session, tokens
 from tests.support.services import running_app
@@ -30,14 +31,6 @@ from wellcoach.runtime.services import ServiceUrls
 
 # 09:00:01 UTC: one second into an hour bucket, far from midnight
 T0 = datetime(2026, 12, 7, 9, 0, 1, tzinfo=UTC).timestamp()
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
