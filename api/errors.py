@@ -29,6 +29,8 @@ STATUS_BY_KIND = {
     "rate_limited": 429,
     "unavailable": 503,
     "gone": 410,
+    "too_large": 413,
+    "unsupported_media_type": 415,
     "internal": 500,
 }
 
@@ -73,6 +75,8 @@ WHAT_STATUS_MEANS = {
     403: "Not allowed for this account now (`error.code` says why).",
     404: "No such resource, or not visible to you.",
     409: "The request conflicts with the resource's current state.",
+    413: "The body is larger than this route accepts (`payload_too_large`).",
+    415: "The body's Content-Type is not one this route accepts (`unsupported_media_type`).",
     422: "The request does not match the schema (`validation_error`; `details` names each field).",
     429: "Too many requests; retry after `Retry-After`.",
     503: "A dependency (the database, Redis, the job queue) cannot answer now, or the server"

@@ -141,6 +141,9 @@ ITALIAN_BY_CODE: dict[str, str] = {
     "validation_error": "La richiesta non è valida.",
     "weak_password": "La password non rispetta le regole.",
     "webhook_data_refused": "I dati di questo evento non possono essere inviati a un webhook.",
+    "influx_misconfigured": "L'archivio dei dati di salute non è configurato correttamente.",
+    "invalid_health_export": "Il file non è un'esportazione di Salute di Apple.",
+    "invalid_health_metrics": "Alcune misure non sono valide: non è stato salvato nulla.",
 }
 
 

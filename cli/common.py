@@ -30,6 +30,8 @@ EXIT_BY_KIND = {
     "rate_limited": 6,
     "unavailable": 7,
     "gone": 8,
+    "too_large": 2,
+    "unsupported_media_type": 2,
     "internal": 1,
 }
 

@@ -391,6 +391,18 @@ class RateLimitSettings(BaseModel):
     breaker_seconds: float = Field(default=2.0, ge=0)
 
 
+class HealthSettings(BaseModel):
+    """Health data: the optional InfluxDB store (`WELLCOACH_INFLUX_URL` turns it on;
+    PostgreSQL otherwise) and Apple Health uploads."""
+
+    influx_token: SecretStr | None = None
+    influx_org: str = "wellcoach"
+    influx_bucket: str = "health"
+    # sealed uploads wait here for a worker: a volume the API and the workers share
+    upload_dir: Path | None = None
+    max_upload_mb: int = Field(default=2048, ge=1)
+
+
 class HealthCheckSettings(BaseModel):
     disk_min_free_percent: float = 10.0
     check_timeout_seconds: float = 2.0
@@ -494,6 +506,7 @@ class Settings(BaseSettings):
     rag: RagSettings = Field(default_factory=RagSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     healthcheck: HealthCheckSettings = Field(default_factory=HealthCheckSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
     ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
@@ -520,6 +533,12 @@ class Settings(BaseSettings):
             if missing:
                 raise ValueError("production refuses embedded defaults; set " + ", ".join(missing))
         return self
+
+    @property
+    def health_upload_path(self) -> Path:
+        path = self.health.upload_dir or self.data_path / "health_uploads"
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return path
 
     @property
     def data_path(self) -> Path:

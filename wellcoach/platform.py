@@ -21,6 +21,8 @@ from wellcoach.auth.signing import Signer
 from wellcoach.config import Settings, get_settings
 from wellcoach.crypto import Keyring, Vault
 from wellcoach.db.session import Database, unit_of_work
+from wellcoach.health.store import HealthStore
+from wellcoach.health.stores import make_store
 from wellcoach.llm.providers import OpenAIProvider
 from wellcoach.llm.selection import make_llm
 from wellcoach.notify.devices import Devices, RedisDevices
@@ -45,6 +47,7 @@ class Platform:
     embedder: Embedder  # the offline model loads once per process, on first use
     llm: OpenAIProvider | None  # None: replies are composed offline
     devices: Devices
+    health_store: HealthStore
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
@@ -55,12 +58,17 @@ class Platform:
         """The same connections with other settings, and the clients built from them
         (a test that configures a model, a bench that switches providers)."""
         return replace(
-            self, settings=settings, embedder=make_embedder(settings), llm=make_llm(settings)
+            self,
+            settings=settings,
+            embedder=make_embedder(settings),
+            llm=make_llm(settings),
+            health_store=make_store(settings),
         )
 
     async def close(self) -> None:
         await self.redis.aclose()
         await self.gate.close()
+        await self.health_store.close()
         await self.database.dispose()
 
 
@@ -95,6 +103,7 @@ async def open_platform(
         embedder=make_embedder(settings),
         llm=make_llm(settings),
         devices=RedisDevices(urls.redis_url),
+        health_store=make_store(settings),
     )
 
 

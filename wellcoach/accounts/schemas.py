@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
@@ -87,6 +88,33 @@ Locale = Annotated[
             "pattern": LOCALE_PATTERN,
             "maxLength": LOCALE_MAX_LENGTH,
             "examples": ["en-US"],
+        }
+    ),
+]
+
+
+def _timezone(value: str) -> str:
+    """An IANA zone, refused with its own error type (`invalid_timezone`)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise PydanticCustomError(
+            "invalid_timezone", "not an IANA time zone (like Europe/Rome or America/New_York)"
+        ) from exc
+    return value
+
+
+# the days of the user's health summaries are days in this zone
+TimeZone = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_timezone),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": 64,
+            "description": "IANA time zone (Europe/Rome); health summaries count your days in it.",
+            "examples": ["Europe/Rome"],
         }
     ),
 ]
@@ -211,6 +239,7 @@ class UserProfile(BaseModel):
         description="ISO 3166-1 alpha-2, upper case; null when unknown (crisis resources"
         " then follow the language, or are the international ones)."
     )
+    timezone: str = Field(description="IANA time zone; health summaries count days in it.")
     role: Literal["athlete", "coach", "team_manager", "admin", "finance"]
     tier: Literal["free", "premium", "team"]
     avatar_config: AvatarConfig
@@ -231,6 +260,7 @@ class ProfilePatch(BaseModel):
     sport: Sport | None = None
     team: ShortText | None = None
     country: Country | None = Field(None, description="A country code, or null to clear it.")
+    timezone: TimeZone | None = Field(None, description="An IANA zone; null resets it to UTC.")
     avatar_config: AvatarConfig | None = None
     preferences: PreferencesPatch | None = None
 

@@ -37,6 +37,7 @@ async def profile_of(session: AsyncSession, user: User) -> UserProfile:
         sport=user.sport,
         team=user.team,
         country=user.country,
+        timezone=user.timezone,
         role=user.role.value,
         tier=user.tier.value,
         avatar_config=AvatarConfig.model_validate(user.avatar_config or {}),
@@ -77,6 +78,8 @@ async def update_profile(
     for field in ("name", "sport", "team", "country"):
         if field in changed:
             setattr(user, field, changed[field])
+    if "timezone" in changed:
+        user.timezone = changed["timezone"] or "UTC"
     if patch.avatar_config is not None:
         user.avatar_config = patch.avatar_config.model_dump()
     if patch.preferences is not None:

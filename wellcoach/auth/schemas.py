@@ -6,7 +6,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from wellcoach.accounts.schemas import Country, EmailAddress, Language, Locale, ShortText, Sport
+from wellcoach.accounts.schemas import (
+    Country,
+    EmailAddress,
+    Language,
+    Locale,
+    ShortText,
+    Sport,
+    TimeZone,
+)
 from wellcoach.text import OneLine, Secret
 
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256), Secret]
@@ -46,6 +54,9 @@ class RegisterIn(BaseModel):
         None,
         description="When omitted: the region of `locale`, else of the first"
         " Accept-Language tag that has one (en-GB → GB); none when no tag names a country.",
+    )
+    timezone: TimeZone = Field(
+        "UTC", description="IANA time zone (Europe/Rome): the days of your health summaries."
     )
     locale: Locale | None = Field(
         None,

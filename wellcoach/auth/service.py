@@ -76,6 +76,7 @@ async def create_user(
     team: str | None = None,
     language: str = "en",
     country: str | None = None,
+    timezone: str = "UTC",
     verified: bool = False,
     consents: dict[str, bool] | None = None,
     consent_source: str = "registration",
@@ -96,6 +97,7 @@ async def create_user(
         sport=sport,
         team=team,
         country=country,
+        timezone=timezone,
         preferences=UserPreferences(language=language).model_dump(),
         avatar_config={},
         email_verified_at=utcnow() if verified else None,
@@ -209,6 +211,7 @@ async def _create_registered(
         team=data.team,
         language=data.language or "en",
         country=data.country,
+        timezone=data.timezone,
         consents=data.consents.model_dump(),
         context=context,
     )

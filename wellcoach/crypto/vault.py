@@ -10,12 +10,20 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wellcoach.crypto.envelope import Keyring, aead_decrypt, aead_encrypt, generate_key
+from wellcoach.crypto.envelope import (
+    Keyring,
+    aead_decrypt,
+    aead_encrypt,
+    aead_opener,
+    aead_sealer,
+    generate_key,
+)
 from wellcoach.db.base import utcnow
 from wellcoach.errors import KeyShredded
 from wellcoach.models.crypto import UserKey
@@ -75,6 +83,26 @@ class Vault:
     ) -> bytes:
         dek = await self._dek(session, user_id)
         return aead_decrypt(dek, blob, _aad(user_id, purpose))
+
+    async def sealer(
+        self, session: AsyncSession, user_id: uuid.UUID, *, purpose: str
+    ) -> Callable[[bytes], bytes]:
+        """`seal` for many values of one user and purpose, the key read once."""
+        return aead_sealer(await self._dek(session, user_id), _aad(user_id, purpose))
+
+    async def opener(
+        self, session: AsyncSession, user_id: uuid.UUID, *, purpose: str
+    ) -> Callable[[bytes], bytes]:
+        """`open` for many values of one user and purpose, the key read once."""
+        return aead_opener(await self._dek(session, user_id), _aad(user_id, purpose))
+
+    async def opener_any(
+        self, session: AsyncSession, user_id: uuid.UUID
+    ) -> Callable[[bytes, str], bytes]:
+        """`open` for one user and any purpose, without awaiting: for sync readers (a
+        zip file seeking through a sealed upload, chunk by chunk)."""
+        dek = await self._dek(session, user_id)
+        return lambda blob, purpose: aead_decrypt(dek, blob, _aad(user_id, purpose))
 
     async def seal_text(
         self, session: AsyncSession, user_id: uuid.UUID, text: str, *, purpose: str

@@ -9,7 +9,7 @@ from wellcoach.models.costs import LlmCall
 from wellcoach.models.crypto import UserKey
 from wellcoach.models.escalation import Coach, Escalation, EscalationEvent
 from wellcoach.models.gdpr import GdprRequest
-from wellcoach.models.health import HealthMetric
+from wellcoach.models.health import HealthImport, HealthMetric
 from wellcoach.models.kb import KbChunk, KbDocument, KbIngestRun
 from wellcoach.models.notify import EmailOutbox
 from wellcoach.models.system import SystemState
@@ -26,6 +26,7 @@ __all__ = [
     "Escalation",
     "EscalationEvent",
     "GdprRequest",
+    "HealthImport",
     "HealthMetric",
     "JwtSigningKey",
     "KbChunk",

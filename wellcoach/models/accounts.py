@@ -36,6 +36,8 @@ class User(IdMixin, TimestampMixin, Base):
     # ISO 3166-1 alpha-2, upper case (checked on input against the assigned codes): the
     # crisis resources a reply gives are this country's
     country: Mapped[str | None] = mapped_column(String(2))
+    # an IANA zone: the days of health summaries are this user's days
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     role: Mapped[Role] = mapped_column(
         enum_column(Role, "user_role"), default=Role.athlete, server_default=Role.athlete.value
     )

@@ -94,6 +94,13 @@ class GdprKind(enum.StrEnum):
     erasure = "erasure"
 
 
+class HealthImportStatus(enum.StrEnum):
+    pending = "pending"
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+
+
 class GdprStatus(enum.StrEnum):
     pending = "pending"
     running = "running"

@@ -1,0 +1,50 @@
+"""Health jobs: Apple Health imports uploaded to the API, and the sweep that queues again
+an import whose job was lost (Redis down at upload, a worker killed mid-import)."""
+
+from __future__ import annotations
+
+import uuid
+
+from rq import Retry
+
+from jobs.queues import DEFAULT, queue, shared_connection
+from wellcoach.health.imports import run_upload, stale_imports
+from wellcoach.platform import Platform, run_with_platform
+
+IMPORT_RETRY_INTERVALS = [30, 300]
+
+
+def enqueue_import(redis_url: str, import_id: uuid.UUID, attempt: int = 0) -> None:
+    queue(DEFAULT, shared_connection(redis_url)).enqueue(
+        import_upload_job,
+        str(import_id),
+        job_id=f"health-import-{import_id}" + (f"-{attempt}" if attempt else ""),
+        retry=Retry(max=len(IMPORT_RETRY_INTERVALS), interval=IMPORT_RETRY_INTERVALS),
+        job_timeout=4 * 3600,
+    )
+
+
+def import_upload_job(import_id: str) -> dict[str, object]:
+    async def work(platform: Platform) -> dict[str, object]:
+        job = await run_upload(
+            platform.unit_of_work,
+            platform.vault,
+            platform.health_store,
+            platform.redis,
+            platform.settings.health_upload_path,
+            uuid.UUID(import_id),
+        )
+        return {"status": job.status.value, "samples_stored": job.samples_stored}
+
+    return run_with_platform(work)
+
+
+def requeue_imports_job() -> int:
+    async def work(platform: Platform) -> int:
+        async with platform.unit_of_work() as session:
+            found = await stale_imports(session)
+        for import_id, attempts in found:
+            enqueue_import(platform.urls.redis_url, import_id, attempt=attempts + 1)
+        return len(found)
+
+    return run_with_platform(work)

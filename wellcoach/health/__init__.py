@@ -1,0 +1,1 @@
+"""Health data: samples from HealthKit / Health Connect and Apple exports, summaries."""
