@@ -15,6 +15,7 @@ from wellcoach.escalation.requests import (
     request_help,
 )
 from wellcoach.escalation.schemas import EscalationOut, EscalationRequestIn
+from wellcoach.health.service import health_alerts_of
 from wellcoach.ratelimit.policies import Caller, count
 
 router = APIRouter(prefix="/escalations", tags=["escalations"], responses=error_responses(401, 503))
@@ -80,6 +81,9 @@ async def create_escalation(
             message=body.message,
             session_id=body.context.session_id,
             recent_mood_scores=tuple(body.context.recent_mood_scores),
+            health_alerts=await health_alerts_of(
+                session, platform.vault, platform.health_store, platform.redis, user
+            ),
         ),
         request=context,
     )

@@ -1,9 +1,10 @@
-"""health data: samples keyed by (user, metric, start, end, source), imports, time zones
+"""health data: samples keyed by (user, metric, start, end, source, device), imports, zones
 
 The first health_metrics table was keyed by one recorded time and never written (no
 route stored health data before this revision), so it is replaced rather than altered:
 a sample now has a start and an end (sleep stages, workouts, step intervals), and that
-key is the primary key, which makes a resync idempotent. A month's partition is created
+key, with a keyed digest of the device (an iPhone and a watch may count the same
+minutes), is the primary key, which makes a resync idempotent. A month's partition is created
 when a sample of that month first arrives (an Apple export reaches years back), moving
 any rows the default partition caught for it.
 
@@ -100,6 +101,9 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
+        sa.Column(
+            "device_tag", sa.LargeBinary(), server_default=sa.text("''::bytea"), nullable=False
+        ),
         sa.Column("unit", sa.String(length=16), nullable=False),
         sa.Column("payload_encrypted", sa.LargeBinary(), nullable=False),
         sa.Column(
@@ -115,7 +119,13 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint(
-            "user_id", "metric_type", "start_at", "end_at", "source", name="pk_health_metrics"
+            "user_id",
+            "metric_type",
+            "start_at",
+            "end_at",
+            "source",
+            "device_tag",
+            name="pk_health_metrics",
         ),
         postgresql_partition_by="RANGE (start_at)",
     )

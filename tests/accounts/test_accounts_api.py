@@ -19,6 +19,7 @@ PROFILE_KEYS = {
     "sport",
     "team",
     "country",
+    "timezone",
     "role",
     "tier",
     "avatar_config",
@@ -251,3 +252,19 @@ async def test_disabled_accounts_cannot_use_their_tokens(client, db_session, pla
         "/v1/auth/login", json={"email": user.email, "password": "correct horse battery staple"}
     )
     assert relogin.json()["error"]["code"] == "account_disabled"
+
+
+async def test_the_time_zone_is_set_checked_and_reset(client, db_session, platform):
+    """Health summaries count the user's days in it (an IANA zone, UTC by default)."""
+    user = await create_user(db_session, platform)
+    headers = bearer(await login(client, user.email))
+    assert (await client.get("/v1/me", headers=headers)).json()["timezone"] == "UTC"
+    changed = await client.patch("/v1/me", json={"timezone": "Europe/Rome"}, headers=headers)
+    assert changed.status_code == 200 and changed.json()["timezone"] == "Europe/Rome"
+    for wrong in ("Mars/Olympus", "CET\n", ""):
+        refused = await client.patch("/v1/me", json={"timezone": wrong}, headers=headers)
+        assert refused.status_code == 422, wrong
+    refused = await client.patch("/v1/me", json={"timezone": "Rome"}, headers=headers)
+    assert refused.json()["error"]["details"][0]["type"] == "invalid_timezone"
+    reset = await client.patch("/v1/me", json={"timezone": None}, headers=headers)
+    assert reset.json()["timezone"] == "UTC"

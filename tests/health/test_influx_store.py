@@ -10,6 +10,7 @@ import random
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -138,7 +139,8 @@ def test_flux_query_is_exact() -> None:
         f'"{USER}")\n'
         '  |> filter(fn: (r) => r.metric_type == "heart_rate" or r.metric_type == "steps")\n'
         '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")\n'
-        '  |> keep(columns: ["_time", "metric_type", "source", "unit", "payload", "end_ns"])\n'
+        '  |> keep(columns: ["_time", "device", "metric_type", "source", "unit", "payload",'
+        ' "end_ns"])\n'
         "  |> group()\n"
         '  |> sort(columns: ["_time"])'
     )
@@ -205,6 +207,23 @@ async def test_a_resync_overwrites_instead_of_duplicating(
 
     got = await store.read(None, USER, EVERY_METRIC, T0, T0 + timedelta(days=1))
     assert got == changed
+
+
+async def test_two_devices_over_the_same_interval_are_two_points(
+    influx: InfluxV2Double, store: InfluxHealthStore
+) -> None:
+    """An iPhone and a watch counting the same minutes: the device digest is a tag, so
+    neither overwrites the other (one device resending still overwrites itself)."""
+    phone = replace(sample(), device_tag=bytes.fromhex("0102030405060708"))
+    watch = replace(sample(payload=b"watch"), device_tag=bytes.fromhex("a1a2a3a4a5a6a7a8"))
+    assert line_protocol(USER, [watch])[0].startswith(
+        "health_metrics,device=a1a2a3a4a5a6a7a8,metric_type=steps,"
+    )
+    await store.write(None, USER, [phone, watch])
+    await store.write(None, USER, [phone, watch])
+    assert len(influx.points) == 2
+    got = await store.read(None, USER, [HealthMetricType.steps], T0, T0 + timedelta(days=1))
+    assert sorted(s.device_tag for s in got) == sorted([phone.device_tag, watch.device_tag])
 
 
 async def test_delete_user_removes_only_that_user(

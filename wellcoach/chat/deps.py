@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 
 from wellcoach.config import Settings
 from wellcoach.crypto import Vault
+from wellcoach.health.store import HealthStore
 from wellcoach.llm.providers import OpenAIProvider
 from wellcoach.notify.devices import Devices
 from wellcoach.rag.embedders import Embedder
@@ -37,3 +38,6 @@ class ChatServices(Protocol):
 
     @property
     def devices(self) -> Devices: ...
+
+    @property
+    def health_store(self) -> HealthStore: ...

@@ -118,6 +118,7 @@ async def or_offline(turn: Turn, plan: Plan, outcome: Outcome) -> Outcome:
                 passages=passages,
                 offer_human=plan.offer_human,
                 document_passages=whole,
+                health_alerts=turn.health.alerts if turn.health else (),
             )
         )
     if turn.sink is not None:

@@ -37,6 +37,7 @@ from wellcoach.config import EmergencyResource, Settings
 from wellcoach.costs import budgets
 from wellcoach.costs.ledger import LedgerRow, Usage
 from wellcoach.costs.pricing import load_price_table
+from wellcoach.health import service as health
 from wellcoach.llm import cache, offline
 from wellcoach.llm.prompts import build_messages
 from wellcoach.llm.providers import MODERATION_MODEL, OpenAIProvider
@@ -105,6 +106,12 @@ async def gather_context(turn: Turn) -> None:
     turn.mood = facts.mood
     turn.spend = facts.spend
     turn.kb_version = str((facts.kb_state or {}).get("kb_version"))
+    if facts.health_consent:
+        services = turn.services
+        with turn.timer.step("context.health"):
+            turn.health = await health.coach_view(
+                session, vault, services.health_store, services.redis, turn.user, consented=True
+            )
 
 
 async def _moderated(provider: OpenAIProvider, turn: Turn) -> bool | None:
@@ -161,7 +168,8 @@ async def _plan(turn: Turn, *, crisis: bool) -> Plan:
             personality=turn.personality,
             sport=turn.sport,
             mood=turn.mood,
-            context_lines=[f"Earlier sessions: {s}" for s in turn.summaries],
+            context_lines=[f"Earlier sessions: {s}" for s in turn.summaries]
+            + (turn.health.lines if turn.health else []),
             history=turn.history,
             passages=passages,
             crisis=crisis,

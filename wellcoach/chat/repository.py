@@ -35,8 +35,8 @@ from wellcoach.costs.budgets import Spend, parse_alerted
 from wellcoach.costs.ledger import LedgerRow
 from wellcoach.db.base import utcnow
 from wellcoach.db.session import rows_affected
-from wellcoach.models import ChatSession, Message, MoodEntry, SystemState
-from wellcoach.models.enums import MessageStatus, MessageType
+from wellcoach.models import ChatSession, ConsentRecord, Message, MoodEntry, SystemState
+from wellcoach.models.enums import ConsentPurpose, MessageStatus, MessageType
 
 
 def sessions_readable_by(subject: Subject) -> Select[ChatSession]:
@@ -125,6 +125,7 @@ class TurnFacts:
     summaries: list[bytes]  # sealed summaries of up to 3 earlier sessions, newest first
     spend: Spend  # the user's today and this month, the platform's today; alerts raised
     kb_state: dict[str, Any] | None  # the knowledge base's version record
+    health_consent: bool = False  # the user's latest health_data decision
 
 
 @cache
@@ -168,8 +169,19 @@ def _turn_facts_statement() -> Select[Any]:
         .where(SystemState.key == bindparam("kb_state_key"))
         .scalar_subquery()
     )
+    health_consent = (
+        select(ConsentRecord.granted)
+        .where(
+            ConsentRecord.user_id == user_id,
+            ConsentRecord.purpose == ConsentPurpose.health_data,
+        )
+        .order_by(ConsentRecord.created_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     facts = select(
         mood.label("mood"),
+        health_consent.label("health_consent"),
         summaries.label("summaries"),
         spent.label("spent"),
         spent_month.label("spent_month"),
@@ -234,6 +246,7 @@ async def turn_facts(
             alerted=parse_alerted(first.alerted),
         ),
         kb_state=dict(first.kb) if first.kb is not None else None,
+        health_consent=bool(first.health_consent),
     )
 
 

@@ -295,6 +295,7 @@ async def respond(
                 "category": result.category,
                 "recent_mood": turn.mood,
                 "chat_history_sample": turn.history[-4:],
+                "health_alerts": turn.health.alert_messages if turn.health else [],
             },
             request=request,
             session_id=chat_session.id,

@@ -18,6 +18,7 @@ from wellcoach.config import EmergencyResource
 from wellcoach.costs.budgets import Spend
 from wellcoach.costs.ledger import LedgerRow, Usage
 from wellcoach.costs.pricing import PriceTable
+from wellcoach.health.service import CoachView
 from wellcoach.llm import cache
 from wellcoach.models import ChatSession, Message, User
 from wellcoach.rag.retrieval import Passage
@@ -52,6 +53,8 @@ class Turn:
     summaries: list[str] = field(default_factory=list)
     spend: Spend = field(default_factory=Spend)  # in each budget's period, before the turn
     kb_version: str = ""  # part of the response-cache key
+    # with the health_data consent: the recent health summary and alerts
+    health: CoachView | None = None
     wants_human: bool = False
     # every provider call of the turn, with what a cache hit saved; stored with the reply
     ledger: list[tuple[Usage, Decimal | None]] = field(default_factory=list)
@@ -65,7 +68,9 @@ class Turn:
     @property
     def personal(self) -> bool:
         """The prompt carries something of this user's: its answer is never shared."""
-        return bool(self.history or self.mood is not None or self.summaries)
+        return bool(
+            self.history or self.mood is not None or self.summaries or self.health is not None
+        )
 
     def spent_so_far(self, prices: PriceTable, now: datetime) -> Spend:
         """The spend before the turn, with what this turn has used (its rows are not

@@ -7,6 +7,7 @@ DEKs are cached per process for a short time, since every chat turn needs one.
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 import uuid
@@ -103,6 +104,15 @@ class Vault:
         zip file seeking through a sealed upload, chunk by chunk)."""
         dek = await self._dek(session, user_id)
         return lambda blob, purpose: aead_decrypt(dek, blob, _aad(user_id, purpose))
+
+    async def digester(
+        self, session: AsyncSession, user_id: uuid.UUID, *, purpose: str
+    ) -> Callable[[bytes], bytes]:
+        """A keyed digest (HMAC-SHA256 under a key derived from the user's data key): equal
+        inputs match without being readable, and shredding the key unlinks them too."""
+        key = hmac.new(await self._dek(session, user_id), _aad(user_id, purpose), "sha256")
+        derived = key.digest()
+        return lambda data: hmac.new(derived, data, "sha256").digest()
 
     async def seal_text(
         self, session: AsyncSession, user_id: uuid.UUID, text: str, *, purpose: str

@@ -51,13 +51,17 @@ async def triage_escalation(
     vault: Vault,
     escalation: Escalation,
     *,
-    health_alerts: int = 0,
+    health_alerts: int | None = None,
     now: datetime | None = None,
     request: RequestContext = SYSTEM,
 ) -> Escalation:
     """Score a submitted escalation (`triage.assess`), store the priority and its
-    reasons, and move it to `triaged`. `health_alerts` counts the user's open health
-    alerts (the health domain supplies it once it exists)."""
+    reasons, and move it to `triaged`. `health_alerts` counts the user's health alerts;
+    by default, those the escalation's context recorded when it was opened (the
+    athlete's consented health data, `context.health_alerts`)."""
+    if health_alerts is None:
+        context = await _context_of(session, vault, escalation)
+        health_alerts = len(context.get("health_alerts") or ())
     moods, stresses = await repository.recent_scores(session, escalation.user_id, RECENT_SCORES)
     crisis = escalation.source == "auto_crisis" or (
         escalation.reason == EscalationReason.emergency_support
@@ -82,6 +86,17 @@ async def triage_escalation(
         request=request,
     )
     return escalation
+
+
+async def _context_of(
+    session: AsyncSession, vault: Vault, escalation: Escalation
+) -> dict[str, Any]:
+    if escalation.context_encrypted is None:
+        return {}
+    found = await vault.open_json(
+        session, escalation.user_id, escalation.context_encrypted, purpose="escalation_context"
+    )
+    return found if isinstance(found, dict) else {}
 
 
 async def queue(

@@ -43,6 +43,9 @@ class HelpRequest:
     message: str
     session_id: uuid.UUID | None = None
     recent_mood_scores: tuple[int, ...] = ()
+    # what the athlete's consented health data flags now (sealed into the context,
+    # shown to the coach, and raising the triage priority)
+    health_alerts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ async def request_help(
     ):
         raise NotFound("No such chat session.")
     context: dict[str, Any] = {"recent_mood_scores": list(data.recent_mood_scores)}
+    if data.health_alerts:
+        context["health_alerts"] = list(data.health_alerts)
     if data.session_id is not None:
         context["session_id"] = str(data.session_id)
     escalation = await open_escalation(

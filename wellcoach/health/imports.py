@@ -31,7 +31,7 @@ from wellcoach.audit.service import SYSTEM
 from wellcoach.crypto import Vault
 from wellcoach.crypto.envelope import KeyringError
 from wellcoach.db.base import utcnow
-from wellcoach.errors import InvalidInput, NotFound, WellcoachError
+from wellcoach.errors import NotFound, WellcoachError
 from wellcoach.health import cache, repository
 from wellcoach.health.apple_export import AppleRecord, ExportStats, InvalidExport, iter_export
 from wellcoach.health.catalog import InvalidSample, Reading, metric_of, normalize
@@ -208,8 +208,9 @@ class Counts:
     records_seen: int = 0
     samples_stored: int = 0
     duplicates: int = 0
-    skipped: int = 0
+    skipped: int = 0  # records of types the coach does not use
     rejected: int = 0
+    # what was not imported, by type; also ActivitySummary elements (not records)
     skipped_types: dict[str, int] = field(default_factory=dict)
 
 
@@ -288,6 +289,8 @@ async def import_export(
             counts.duplicates += 0 if stored is None else len(batch) - stored
             if on_batch is not None:
                 await _maybe_await(on_batch(session, stats.bytes_read, counts))
+    if stats.activity_summaries:  # the daily rings: the records they sum are imported
+        counts.skipped_types["ActivitySummary"] = stats.activity_summaries
     if on_batch is not None:
         async with units() as session:
             await _maybe_await(on_batch(session, stats.bytes_read, counts))
@@ -486,4 +489,4 @@ def check_size(declared: int | None, max_bytes: int) -> None:
             details={"max_bytes": max_bytes},
         )
     if declared == 0:
-        raise InvalidInput("The upload is empty.", details={"reason": "empty"})
+        raise InvalidExport("The upload is empty.", details={"reason": "empty"})

@@ -1,13 +1,15 @@
 """The InfluxDB 2.x health store, used instead of PostgreSQL when `WELLCOACH_INFLUX_URL` is
 set.
 
-Data model: measurement `health_metrics`; tags `user_id`, `metric_type`, `source`, `unit`;
+Data model: measurement `health_metrics`; tags `user_id`, `metric_type`, `source`, `unit`
+and `device` (the hex of the sample's keyed device digest, absent when none);
 fields `payload` (base64 of the sealed bytes; the store never opens them) and `end_ns`
 (the end, integer nanoseconds); the point's time is the sample's start, in nanoseconds.
 
 Idempotency comes from InfluxDB itself: a point written again with the same measurement,
 tags and time replaces the stored one, so a resync never duplicates. The key is therefore
-(user, metric, source, unit, start), not the (user, metric, source, start, end) of the
+(user, metric, source, device, unit, start), not the (user, metric, start, end, source,
+device) of the
 `HealthStore` contract: two samples that differ only by their end are one point, and the
 one written last wins (its payload too, where PostgreSQL keeps the first). Units are
 canonical per metric, so in practice the key is (user, metric, source, start).
@@ -93,8 +95,9 @@ def line_protocol(user_id: uuid.UUID, samples: Iterable[SealedSample]) -> list[s
             unit = units[sample.unit] = _tag(sample.unit)
         # base64 has neither quotes nor backslashes, so the string field needs no escaping
         payload = base64.b64encode(sample.payload).decode("ascii")
+        device = f",device={sample.device_tag.hex()}" if sample.device_tag else ""
         lines.append(
-            f"{MEASUREMENT},metric_type={HealthMetricType(sample.metric).value}"
+            f"{MEASUREMENT}{device},metric_type={HealthMetricType(sample.metric).value}"
             f",source={HealthSource(sample.source).value},unit={unit},user_id={user_tag}"
             f' end_ns={to_ns(sample.end)}i,payload="{payload}" {to_ns(sample.start)}'
         )
@@ -141,7 +144,8 @@ def flux_query(
             f" and r.user_id == {_flux_string(user)})",
             f"filter(fn: (r) => {by_metric})",
             'pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
-            'keep(columns: ["_time", "metric_type", "source", "unit", "payload", "end_ns"])',
+            'keep(columns: ["_time", "device", "metric_type", "source", "unit", "payload",'
+            ' "end_ns"])',
             "group()",
             'sort(columns: ["_time"])',
         ]
@@ -157,6 +161,7 @@ def _sample(values: dict[str, Any]) -> SealedSample:
             end=from_ns(int(values["end_ns"])),
             unit=str(values["unit"]),
             payload=base64.b64decode(values["payload"], validate=True),
+            device_tag=bytes.fromhex(values.get("device") or ""),
         )
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         # a point written by something else than this store, or half of one

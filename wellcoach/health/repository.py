@@ -21,11 +21,13 @@ _INSERT = text(
     """
     WITH stored AS (
         INSERT INTO health_metrics
-            (user_id, metric_type, start_at, end_at, source, unit, payload_encrypted)
+            (user_id, metric_type, start_at, end_at, source, device_tag, unit,
+             payload_encrypted)
         SELECT CAST(:user_id AS uuid), *
           FROM unnest(CAST(:metrics AS varchar[]), CAST(:starts AS timestamptz[]),
                       CAST(:ends AS timestamptz[]), CAST(:sources AS varchar[]),
-                      CAST(:units AS varchar[]), CAST(:payloads AS bytea[]))
+                      CAST(:devices AS bytea[]), CAST(:units AS varchar[]),
+                      CAST(:payloads AS bytea[]))
         ON CONFLICT DO NOTHING
         RETURNING 1
     )
@@ -35,7 +37,7 @@ _INSERT = text(
 
 _SELECT = text(
     """
-    SELECT metric_type, source, start_at, end_at, unit, payload_encrypted
+    SELECT metric_type, source, start_at, end_at, device_tag, unit, payload_encrypted
       FROM health_metrics
      WHERE user_id = :user_id AND metric_type = ANY(CAST(:metrics AS varchar[]))
        AND start_at >= :start AND start_at < :end
@@ -78,6 +80,7 @@ class PostgresHealthStore:
                         "starts": [s.start for s in batch],
                         "ends": [s.end for s in batch],
                         "sources": [s.source.value for s in batch],
+                        "devices": [s.device_tag for s in batch],
                         "units": [s.unit for s in batch],
                         "payloads": [s.payload for s in batch],
                     },
@@ -111,6 +114,7 @@ class PostgresHealthStore:
                 end=row.end_at,
                 unit=row.unit,
                 payload=row.payload_encrypted,
+                device_tag=row.device_tag,
             )
             for row in rows
         ]

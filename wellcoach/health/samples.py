@@ -76,7 +76,8 @@ class Sample:
 @dataclass(frozen=True, slots=True)
 class SealedSample:
     """A sample as a store keeps it: the key in the clear (for idempotency and time
-    range queries), the rest sealed with the user's data key (purpose `health_metric`)."""
+    range queries; the device only as a digest keyed by the user's data key), the rest
+    sealed with the user's data key (purpose `health_metric`)."""
 
     metric: HealthMetricType
     source: HealthSource
@@ -84,3 +85,6 @@ class SealedSample:
     end: datetime
     unit: str
     payload: bytes
+    # a keyed digest of the device (empty: none): two devices measuring the same interval
+    # are two samples, one device resending it is the same sample
+    device_tag: bytes = b""

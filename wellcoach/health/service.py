@@ -67,8 +67,19 @@ async def seal(
     session: AsyncSession, vault: Vault, user_id: uuid.UUID, samples: Sequence[Sample]
 ) -> list[SealedSample]:
     seal_one = await vault.sealer(session, user_id, purpose=PURPOSE)
+    digest = await vault.digester(session, user_id, purpose="health_device")
+    tags: dict[str, bytes] = {"": b""}
+
+    def tag_of(device: str | None) -> bytes:
+        found = tags.get(device or "")
+        if found is None:
+            found = tags[device or ""] = digest(device.encode() if device else b"")[:8]
+        return found
+
     return [
-        SealedSample(s.metric, s.source, s.start, s.end, s.unit, seal_one(s.payload()))
+        SealedSample(
+            s.metric, s.source, s.start, s.end, s.unit, seal_one(s.payload()), tag_of(s.device)
+        )
         for s in samples
     ]
 
@@ -232,9 +243,15 @@ async def coach_view(
     store: HealthStore,
     redis: aioredis.Redis | None,
     user: User,
+    *,
+    consented: bool | None = None,
 ) -> CoachView | None:
-    """None without the health_data consent, or when the user has no recent data."""
-    if not await users.has_consent(session, user.id, ConsentPurpose.health_data):
+    """None without the health_data consent, or when the user has no recent data.
+    `consented`: the consent as the caller already read it (a chat turn reads it with
+    the rest of its context, in one round trip)."""
+    if consented is None:
+        consented = await users.has_consent(session, user.id, ConsentPurpose.health_data)
+    if not consented:
         return None
     if redis is None:
         found = await compute_summary(session, vault, store, user, 7)
@@ -243,6 +260,18 @@ async def coach_view(
     if not found["window"]["days_with_data"] and not found["alerts"]:
         return None
     return CoachView(lines=describe(found), alerts=found["alerts"])
+
+
+async def health_alerts_of(
+    session: AsyncSession,
+    vault: Vault,
+    store: HealthStore,
+    redis: aioredis.Redis | None,
+    user: User,
+) -> tuple[str, ...]:
+    """The alerts an escalation records (none without consent or data)."""
+    view = await coach_view(session, vault, store, redis, user)
+    return tuple(view.alert_messages) if view else ()
 
 
 def describe(found: dict[str, Any]) -> list[str]:

@@ -22,7 +22,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from wellcoach.config import EmergencyResource
 from wellcoach.llm import offline_frames as frames
@@ -44,6 +44,47 @@ HUMAN_OFFER = {
 }
 NO_MATERIAL = frames.NO_MATERIAL
 
+# what the athlete's health data flags (wellcoach.health.summary alerts), said once,
+# after the opening: the reply then speaks to the body as well as the question
+HEALTH_NOTES = {
+    "short_sleep_streak": {
+        "en": "I also see from your health data that you have slept under 6 hours for"
+        " {value:.0f} nights running. Recovery is part of training, so protecting your sleep"
+        " tonight matters as much as any drill.",
+        "it": "Dai tuoi dati di salute vedo anche che dormi meno di 6 ore da {value:.0f} notti"
+        " di fila. Il recupero fa parte dell'allenamento, quindi proteggere il sonno stanotte"
+        " conta quanto qualsiasi esercizio.",
+    },
+    "resting_hr_elevated": {
+        "en": "Your resting heart rate has been about {rise:.0f}% above your usual for the last"
+        " few days, which can come with fatigue, stress or an oncoming illness: an easier day"
+        " may be wise.",
+        "it": "Negli ultimi giorni la tua frequenza cardiaca a riposo è circa il {rise:.0f}%"
+        " sopra il tuo solito, cosa che può accompagnare stanchezza, stress o un malanno in"
+        " arrivo: una giornata più leggera può essere saggia.",
+    },
+    "hrv_low": {
+        "en": "Your HRV has been well below your usual for a few days, a common sign that your"
+        " body is still recovering.",
+        "it": "La tua HRV è da qualche giorno ben sotto il tuo solito, un segnale frequente che"
+        " il corpo sta ancora recuperando.",
+    },
+}
+
+
+def health_note(alerts: Sequence[dict[str, Any]], lang: str) -> str | None:
+    """One sentence for the most pressing alert (in the order the summary lists them)."""
+    for alert in alerts:
+        note = HEALTH_NOTES.get(str(alert.get("code")))
+        if note is None:
+            continue
+        value = float(alert.get("value") or 0)
+        baseline = float(alert.get("baseline") or 0)
+        rise = 100 * (value / baseline - 1) if baseline else 0.0
+        return note[lang].format(value=value, rise=rise)
+    return None
+
+
 # steps come from advice written for athletes; emergency protocols are for crisis turns
 # and conversational patterns guide the coach's tone, not the athlete's actions
 ADVICE_CATEGORIES = ("wellness_fundamentals", "sport_specific")
@@ -59,6 +100,8 @@ class ComposeRequest:
     offer_human: bool = False
     # every passage of the top documents, so steps can come from their "how to" sections
     document_passages: dict[str, list[Passage]] | None = None
+    # the health alerts of a user who consented to health data (`HealthSummary` alerts)
+    health_alerts: Sequence[dict[str, Any]] = ()
 
 
 # --- intent ----------------------------------------------------------------------------
@@ -772,6 +815,7 @@ def compose(request: ComposeRequest) -> tuple[str, list[Passage]]:
     sport = athlete_sport(request)
     slots, named = _frame_words(sport, lang)
     parts = [_pick(frames.OPENINGS[intent][lang], "opening|" + seed)]
+    note = health_note(request.health_alerts, lang)
     steps = choose_steps(request, intent=intent)
 
     def ending(several: bool) -> str:
@@ -819,6 +863,8 @@ def compose(request: ComposeRequest) -> tuple[str, list[Passage]]:
             if intent == "general":
                 parts = []  # nothing to validate and nothing to practise: just ask
             parts.append(NO_MATERIAL[lang])
+    if note:
+        parts.insert(1 if parts and parts[0] not in NO_MATERIAL.values() else 0, note)
     if request.offer_human:
         parts.append(HUMAN_OFFER[lang])
     if cited:

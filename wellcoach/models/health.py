@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, func
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wellcoach.db.base import Base, new_id, utcnow
@@ -20,8 +20,10 @@ from wellcoach.models.enums import (
 
 class HealthMetric(Base):
     """One sample. The primary key is what makes a resync idempotent: the same (user,
-    metric, start, end, source) is stored once. Only the key is in the clear; the value,
-    device, sleep stage and workout details are sealed with the user's data key."""
+    metric, start, end, source, device) is stored once; an iPhone and a watch counting
+    the same minutes are two samples, which the summary counts once (`overlap`). Only the
+    key is in the clear (the device as a digest); the value, device name, sleep stage and
+    workout details are sealed with the user's data key."""
 
     __tablename__ = "health_metrics"
     __table_args__ = ({"postgresql_partition_by": "RANGE (start_at)"},)
@@ -36,6 +38,10 @@ class HealthMetric(Base):
     end_at: Mapped[datetime] = mapped_column(primary_key=True)
     source: Mapped[HealthSource] = mapped_column(
         enum_column(HealthSource, "health_source"), primary_key=True
+    )
+    # the first 8 bytes of a digest of the device keyed by the user's key; empty: none
+    device_tag: Mapped[bytes] = mapped_column(
+        LargeBinary, primary_key=True, default=b"", server_default=text("''::bytea")
     )
     unit: Mapped[str] = mapped_column(String(16))
     payload_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
