@@ -282,6 +282,13 @@ def mood_frame(context: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame({"entry": range(1, len(values) + 1), "mood": values})
 
 
+def health_alerts(context: dict[str, Any]) -> list[str]:
+    """The health alerts recorded when the escalation was opened (the athlete's consented
+    health data against their own baseline)."""
+    found = context.get("health_alerts") or []
+    return [str(alert) for alert in found] if isinstance(found, list) else []
+
+
 def excerpt(context: dict[str, Any]) -> list[str]:
     """The chat excerpt the escalation carries, as lines to show."""
     sample = context.get("chat_history_sample") or []

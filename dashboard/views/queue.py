@@ -26,6 +26,7 @@ from dashboard.escalations import (
     claim,
     close,
     excerpt,
+    health_alerts,
     filtered,
     load_queue,
     mood_frame,
@@ -180,7 +181,14 @@ def show_case(escalation_id: str, now: datetime, coaches: list[tuple[str, str]])
         else:
             st.caption("No mood scores were shared with this escalation.")
         st.markdown("**Health alerts**")
-        st.caption("Health data arrives with the health feature.")
+        alerts = health_alerts(case["context"])
+        for alert in alerts:
+            st.warning(alert, icon=":material/monitor_heart:")
+        if not alerts:
+            st.caption(
+                "None: the athlete shares no health data, or nothing in it stood out when"
+                " the escalation was opened."
+            )
     st.subheader("Status history")
     st.dataframe(
         pd.DataFrame(

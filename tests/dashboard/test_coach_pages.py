@@ -71,6 +71,7 @@ class Desk:
         coach: uuid.UUID | None = None,
         moods: tuple[int, ...] = (),
         message: str = WORRY,
+        health_alerts: tuple[str, ...] = (),
     ) -> str:
         """A triaged escalation opened `opened_ago` (its deadline moves with it), assigned
         to `coach` when given."""
@@ -84,7 +85,8 @@ class Desk:
                     reason=EscalationReason.needs_human_support,
                     urgency=urgency,
                     message=message,
-                    context={"recent_mood_scores": list(moods)},
+                    context={"recent_mood_scores": list(moods)}
+                    | ({"health_alerts": list(health_alerts)} if health_alerts else {}),
                     request=TEST_CONTEXT,
                     now=utcnow() - opened_ago,
                 )
@@ -250,6 +252,26 @@ def test_an_admin_assigns_and_the_coach_answers_and_closes(
     dashboard.at.button(key="case_close").click().run()
     assert "Case closed." in [s.value for s in dashboard.at.success]
     assert escalation(case).status == EscalationStatus.closed
+
+
+SHORT_SLEEP = "Under 6 h of sleep for 3 nights running (last night 5 h 10 min)."
+
+
+def test_the_case_shows_the_athletes_health_alerts(
+    dashboard: Dashboard, desk: Desk, committed: Committed
+) -> None:
+    athlete = desk.athlete()
+    tired = desk.case(athlete, Urgency.medium, health_alerts=(SHORT_SLEEP,))
+    plain = desk.case(desk.athlete(), Urgency.medium)
+    assert escalation(tired).priority == escalation(plain).priority + 5
+
+    dashboard.sign_in(committed.account(Role.admin)).go_to(QUEUE)
+    open_case(dashboard, tired)
+    assert [w.value for w in dashboard.at.warning] == [SHORT_SLEEP]
+    assert "1 health alert(s) +5" in dashboard.text()
+    open_case(dashboard, plain)
+    assert not dashboard.at.warning
+    assert "the athlete shares no health data" in dashboard.text()
 
 
 def test_a_coach_claims_a_case_nobody_holds_and_answers_it(

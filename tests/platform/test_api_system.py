@@ -11,7 +11,8 @@ async def test_health_reports_every_dependency_as_healthy(client):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "healthy"
-    assert set(body["checks"]) == {"database", "pgvector", "redis", "llm", "disk"}
+    assert set(body["checks"]) == {"database", "pgvector", "redis", "llm", "disk", "health_store"}
+    assert body["checks"]["health_store"]["store"] == "postgresql"
     assert all(check["ok"] for check in body["checks"].values())
     assert body["checks"]["llm"]["provider"] == "offline"
     assert body["checks"]["pgvector"]["version"]

@@ -124,6 +124,9 @@ class PostgresHealthStore:
             text("DELETE FROM health_metrics WHERE user_id = :user_id"), {"user_id": user_id}
         )
 
+    async def ping(self) -> bool:
+        return True
+
     async def close(self) -> None:
         return None
 

@@ -96,12 +96,20 @@ async def check_disk(platform: Platform) -> dict[str, Any]:
     return {"free_percent": free_percent}
 
 
+async def check_health_store(platform: Platform) -> dict[str, Any]:
+    store = platform.health_store
+    if not await store.ping():
+        raise RuntimeError(f"the {store.name} health store does not answer")
+    return {"store": store.name}
+
+
 CHECKS: dict[str, CheckFn] = {
     "database": check_database,
     "pgvector": check_pgvector,
     "redis": check_redis,
     "llm": check_llm,
     "disk": check_disk,
+    "health_store": check_health_store,
 }
 
 
