@@ -106,17 +106,7 @@ def _timezone(value: str) -> str:
 
 # the days of the user's health summaries are days in this zone
 TimeZone = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=64),
-    AfterValidator(_timezone),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "maxLength": 64,
-            "description": "IANA time zone (Europe/Rome); health summaries count your days in it.",
-            "examples": ["Europe/Rome"],
-        }
-    ),
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(_timezone), OneLine
 ]
 # only athletes sign themselves up; coaches and managers are created by an admin
 SELF_SERVICE_ROLES = (Role.athlete,)
