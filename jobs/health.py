@@ -8,7 +8,7 @@ import uuid
 from rq import Retry
 
 from jobs.queues import DEFAULT, queue, shared_connection
-from wellcoach.health.imports import run_upload, stale_imports
+from wellcoach.health.imports import run_upload, stale_imports, sweep_uploads
 from wellcoach.platform import Platform, run_with_platform
 
 IMPORT_RETRY_INTERVALS = [30, 300]
@@ -43,6 +43,8 @@ def requeue_imports_job() -> int:
     async def work(platform: Platform) -> int:
         async with platform.unit_of_work() as session:
             found = await stale_imports(session)
+        async with platform.unit_of_work() as session:
+            await sweep_uploads(session, platform.settings.health_upload_path)
         for import_id, attempts in found:
             enqueue_import(platform.urls.redis_url, import_id, attempt=attempts + 1)
         return len(found)

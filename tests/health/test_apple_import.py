@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import uuid
 import zipfile
 from datetime import UTC, date, datetime, timedelta
@@ -35,7 +36,13 @@ from tests.support.factories import TEST_CONTEXT, bearer, create_user, login
 from wellcoach.config import HealthSettings
 from wellcoach.db.base import utcnow
 from wellcoach.health import repository
-from wellcoach.health.imports import receive_upload, run_upload, stale_imports, upload_path
+from wellcoach.health.imports import (
+    receive_upload,
+    run_upload,
+    stale_imports,
+    sweep_uploads,
+    upload_path,
+)
 from wellcoach.models import HealthImport, User
 from wellcoach.models.enums import HealthImportStatus
 
@@ -585,3 +592,22 @@ async def test_the_sweep_job_queues_a_lost_import_again(cli_env, platform):
     finally:
         async with platform.unit_of_work() as session:
             await session.execute(delete(HealthImport).where(HealthImport.id == import_id))
+
+
+async def test_the_sweep_deletes_uploads_no_import_will_read(db_session, platform, tmp_path):
+    user = await create_user(db_session, platform, consents=HEALTH)
+    pending = await repository.new_import(db_session, user.id, 10)
+    failed = await repository.new_import(db_session, user.id, 10)
+    failed.status = HealthImportStatus.failed
+    await db_session.flush()
+    fresh_orphan, old_orphan = uuid.uuid4(), uuid.uuid4()
+    for import_id in (pending.id, failed.id, fresh_orphan, old_orphan):
+        upload_path(tmp_path, import_id).write_bytes(b"sealed")
+    (tmp_path / "notes.txt").write_text("not an upload")
+    two_days_ago = (utcnow() - timedelta(days=2)).timestamp()
+    os.utime(upload_path(tmp_path, old_orphan), (two_days_ago, two_days_ago))
+
+    assert await sweep_uploads(db_session, tmp_path) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"{pending.id}.sealed", f"{fresh_orphan}.sealed", "notes.txt"]
+    )

@@ -469,6 +469,32 @@ async def stale_imports(session: AsyncSession) -> list[tuple[uuid.UUID, int]]:
     return found
 
 
+ORPHAN_AGE = timedelta(days=1)
+
+
+async def sweep_uploads(session: AsyncSession, directory: Path) -> int:
+    """Delete sealed uploads no import will read: of finished imports (one given up by
+    `stale_imports`), of none, and any left a day after their import ended. Returns how
+    many were deleted."""
+    deleted = 0
+    now = utcnow()
+    for path in directory.glob("*.sealed"):
+        try:
+            import_id = uuid.UUID(path.stem)
+        except ValueError:
+            continue
+        job = await repository.get_import(session, import_id)
+        finished = job is None or job.status in (
+            HealthImportStatus.completed,
+            HealthImportStatus.failed,
+        )
+        age = now - datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        if finished and (job is not None or age > ORPHAN_AGE):
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted
+
+
 def progress_of(job: HealthImport) -> float:
     if job.status == HealthImportStatus.completed:
         return 1.0
