@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -65,6 +66,11 @@ def create_app(
             return
         opened = await open_platform(settings)
         _wire(app, opened, units)
+        # what start-up built (modules, schemas, routes) lives as long as the process:
+        # out of the collector's sight, a request's garbage is collected without walking
+        # it (a 10,000-sample health sync spent ~100 ms per request in full collections)
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -36,7 +36,11 @@ METRIC_TYPES = (
 
 # One month's partition, created on demand. Rows of that month that the default
 # partition caught are moved into it, or attaching it would fail. The advisory lock
-# serialises two syncs that need the same month.
+# serialises two writers that need the same month: the second waits for the first to
+# commit, and if its catalog snapshot still misses the new table, CREATE finds it
+# (duplicate_table) and the month is ready all the same. Every writer calls this before
+# inserting, so no row of a month lands in the default partition while its partition
+# is being attached.
 ENSURE_PARTITION = """
 CREATE OR REPLACE FUNCTION wellcoach_ensure_month_partition(parent text, month date)
 RETURNS boolean LANGUAGE plpgsql AS $$
@@ -57,8 +61,12 @@ BEGIN
       FROM pg_partitioned_table p
       JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]
      WHERE p.partrelid = parent::regclass;
-    EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
-                   partition_name, parent);
+    BEGIN
+        EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+                       partition_name, parent);
+    EXCEPTION WHEN duplicate_table THEN
+        RETURN false;
+    END;
     EXECUTE format('WITH moved AS (DELETE FROM %I WHERE %I >= %L AND %I < %L RETURNING *) '
                    'INSERT INTO %I SELECT * FROM moved',
                    parent || '_default', key_column, first_day, key_column, next_day,

@@ -143,18 +143,22 @@ class InvalidSample(ValueError):
         self.field, self.code, self.message = field, code, message
 
 
+_NAMES: dict[str, tuple[HealthMetricType, str | None]] = {
+    **{metric.value: (metric, None) for metric in M},
+    **{name: (metric, HRV_METHODS.get(name)) for name, metric in _HEALTHKIT.items()},
+    **{name: (metric, HRV_METHODS.get(name)) for name, metric in _HEALTH_CONNECT.items()},
+}
+
+
 def metric_of(name: str) -> tuple[HealthMetricType, str | None]:
     """The metric a name means (ours, HealthKit's or Health Connect's, with or without
     its Java package), and the HRV method it implies."""
-    try:
-        return M(name), None
-    except ValueError:
-        pass
-    if name in _HEALTHKIT:
-        return _HEALTHKIT[name], HRV_METHODS.get(name)
+    found = _NAMES.get(name)
+    if found is not None:
+        return found
     short = name.rsplit(".", 1)[-1]  # androidx.health.connect.client.records.StepsRecord
     if short in _HEALTH_CONNECT:
-        return _HEALTH_CONNECT[short], HRV_METHODS.get(short)
+        return _NAMES[short]
     raise InvalidSample("type", "unknown_metric_type", f"unknown health metric type {name!r}")
 
 

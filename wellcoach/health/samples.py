@@ -12,7 +12,7 @@ from typing import Any
 from wellcoach.models.enums import HealthMetricType, HealthSource
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Sample:
     """One measurement. `start` and `end` are aware UTC datetimes (equal for an instant
     reading such as a heart rate); `value` is in the metric's canonical unit
