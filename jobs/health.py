@@ -3,6 +3,7 @@ an import whose job was lost (Redis down at upload, a worker killed mid-import).
 
 from __future__ import annotations
 
+import gc
 import uuid
 
 from rq import Retry
@@ -25,6 +26,9 @@ def enqueue_import(redis_url: str, import_id: uuid.UUID, attempt: int = 0) -> No
 
 
 def import_upload_job(import_id: str) -> dict[str, object]:
+    gc.collect()  # what the work horse inherited stays out of the collector's walks
+    gc.freeze()
+
     async def work(platform: Platform) -> dict[str, object]:
         job = await run_upload(
             platform.unit_of_work,

@@ -44,8 +44,7 @@ class Database:
                 "connect_timeout": max(1, int(settings.connect_timeout_seconds)),
                 # UTC sessions: monthly partitions are bounded by UTC months, whatever
                 # the server's own time zone
-                "options": f"-c statement_timeout={settings.statement_timeout_ms}"
-                " -c timezone=UTC",
+                "options": f"-c statement_timeout={settings.statement_timeout_ms} -c timezone=UTC",
             },
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)

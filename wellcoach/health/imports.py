@@ -10,7 +10,6 @@ counts and error code, and may be uploaded again (resent samples are not duplica
 
 from __future__ import annotations
 
-import gc
 import io
 import os
 import struct
@@ -280,10 +279,6 @@ async def import_export(
 ) -> Counts:
     """Read an export.xml stream and store its samples, one transaction per batch (a
     crash loses at most the batch in flight; importing again skips what is stored)."""
-    # a long import makes garbage by the million: what exists before it (modules, the
-    # platform) is frozen out of the collector's walks
-    gc.collect()
-    gc.freeze()
     counts = Counts()
     stats = ExportStats()
     batches = samples_of(iter_export(stream, stats), counts, datetime.now(UTC))
