@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from cli import config_cmd, costs, db, health, kb, keys, limits, mail, safety, services, users
+from cli import (
+    config_cmd,
+    costs,
+    db,
+    gdpr,
+    health,
+    kb,
+    keys,
+    limits,
+    mail,
+    safety,
+    services,
+    users,
+)
 from cli.coaches import app as coaches_app
 from cli.escalations import app as escalations_app
 from cli.webhooks import app as webhooks_app
@@ -33,6 +46,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(costs.app, name="costs")
 app.add_typer(db.app, name="db")
 app.add_typer(escalations_app, name="escalations")
+app.add_typer(gdpr.app, name="gdpr")
 app.add_typer(health.app, name="health")
 app.add_typer(kb.app, name="kb")
 app.add_typer(keys.app, name="keys")

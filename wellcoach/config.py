@@ -403,6 +403,21 @@ class HealthSettings(BaseModel):
     max_upload_mb: int = Field(default=2048, ge=1)
 
 
+class GdprSettings(BaseModel):
+    """Exports, erasure and retention (GDPR Art. 17 and 20)."""
+
+    # an erasure waits this long (the user may cancel) before the data key is destroyed
+    erasure_grace_days: float = Field(default=7, ge=0)
+    # a finished export can be downloaded this long, then its file is deleted
+    export_link_hours: float = Field(default=48, gt=0)
+    # messages older than this are dropped, a whole monthly partition at a time
+    retention_messages_days: int = Field(default=730, ge=30)
+    # audit entries older than this are deleted; None keeps them
+    retention_audit_days: int | None = Field(default=None, ge=365)
+    # sent or failed emails of the outbox (addresses, bodies) older than this are deleted
+    retention_outbox_days: int = Field(default=30, ge=1)
+
+
 class HealthCheckSettings(BaseModel):
     disk_min_free_percent: float = 10.0
     check_timeout_seconds: float = 2.0
@@ -507,6 +522,7 @@ class Settings(BaseSettings):
     safety: SafetySettings = Field(default_factory=SafetySettings)
     healthcheck: HealthCheckSettings = Field(default_factory=HealthCheckSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
+    gdpr: GdprSettings = Field(default_factory=GdprSettings)
     ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)

@@ -92,7 +92,7 @@ async def test_destroying_the_data_key_shreds_the_data(db_session, platform):
 
     assert await vault.destroy_user_key(db_session, user.id) is True
     wrapped = await db_session.scalar(
-        text("SELECT wrapped_dek FROM user_keys WHERE user_id = :u"), {"u": user.id}
+        text("SELECT wrapped_dek FROM keystore.user_keys WHERE user_id = :u"), {"u": user.id}
     )
     assert wrapped is None
     with pytest.raises(KeyShredded):
@@ -110,7 +110,7 @@ async def test_master_key_rotation_rewraps_without_touching_data(db_session, pla
     new_vault = Vault(Keyring(new_key, previous=(old_vault.keyring.current,)))
     assert await new_vault.rotate_master_key(db_session) >= 1
     kek = await db_session.scalar(
-        text("SELECT kek_id FROM user_keys WHERE user_id = :u"), {"u": user.id}
+        text("SELECT kek_id FROM keystore.user_keys WHERE user_id = :u"), {"u": user.id}
     )
     assert kek == key_id(new_key)
 

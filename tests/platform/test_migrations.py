@@ -11,7 +11,11 @@ from wellcoach.rag.documents import CATEGORIES
 
 async def test_every_model_table_exists(db_session):
     rows = await db_session.execute(
-        text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        text(
+            "SELECT CASE WHEN schemaname = 'public' THEN tablename"
+            " ELSE schemaname || '.' || tablename END"
+            " FROM pg_tables WHERE schemaname IN ('public', 'keystore')"
+        )
     )
     existing = {row[0] for row in rows}
     assert set(metadata.tables) <= existing

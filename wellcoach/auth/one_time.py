@@ -22,7 +22,9 @@ from wellcoach.models import OneTimeToken
 AUDIENCE = "wellcoach-email"
 VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"
-TTL_SECONDS = {VERIFY_EMAIL: 48 * 3600, RESET_PASSWORD: 30 * 60}
+# cancels a scheduled erasure: valid as long as the default grace period
+CANCEL_ERASURE = "cancel_erasure"
+TTL_SECONDS = {VERIFY_EMAIL: 48 * 3600, RESET_PASSWORD: 30 * 60, CANCEL_ERASURE: 7 * 24 * 3600}
 
 
 def _hash(jti: str) -> str:

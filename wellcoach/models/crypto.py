@@ -15,6 +15,9 @@ class UserKey(Base):
     """The user's DEK, wrapped. Destroying it (wrapped_dek NULL) shreds the user's data."""
 
     __tablename__ = "user_keys"
+    # its own schema: data backups leave it out, and it is backed up on its own with a
+    # retention shorter than the erasure grace period (docs/adr/0015)
+    __table_args__ = {"schema": "keystore"}
 
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True

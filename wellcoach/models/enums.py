@@ -106,6 +106,8 @@ class GdprStatus(enum.StrEnum):
     running = "running"
     completed = "completed"
     failed = "failed"
+    scheduled = "scheduled"  # an erasure in its grace period (until due_at)
+    cancelled = "cancelled"
 
 
 def enum_column(enum_cls: type[enum.Enum], name: str) -> Enum:

@@ -16,6 +16,8 @@ from urllib.parse import unquote, urlparse
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wellcoach.audit import RequestContext
+from wellcoach.audit.service import record_each
 from wellcoach.db.base import utcnow
 from wellcoach.models import EmailOutbox
 from wellcoach.models.enums import DeliveryStatus
@@ -25,11 +27,26 @@ SENDER = "wellcoach <no-reply@wellcoach.app>"
 MAX_ATTEMPTS = 8
 # emails whose body holds a live one-time token (a sign-in secret): the outbox keeps it
 # only until it is sent, or, as the development mailbox, until the token has expired
-WITH_SECRETS = ("verify_email", "reset_password")
+WITH_SECRETS = ("verify_email", "reset_password", "erasure_scheduled")
 SECRET_LIFETIME = timedelta(hours=48)  # the longest one-time token (email verification)
 FORGOTTEN = "(The body was removed: it held a one-time link, sent or expired.)"
 
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    "erasure_scheduled": {
+        "en": (
+            "Your wellcoach account will be deleted",
+            "Hi {name},\n\nYour account is closed, and all its data will be deleted for good"
+            " on {date}. If you did not ask for this, or changed your mind, keep your account"
+            " with this link before then:\n{link}\n\nOr paste this code in the app: {token}",
+        ),
+        "it": (
+            "Il tuo account wellcoach sarà eliminato",
+            "Ciao {name},\n\nIl tuo account è chiuso e tutti i suoi dati saranno eliminati"
+            " definitivamente il {date}. Se non l'hai chiesto tu, o hai cambiato idea, tieni"
+            " l'account con questo link prima di allora:\n{link}\n\nOppure incolla questo"
+            " codice nell'app: {token}",
+        ),
+    },
     "verify_email": {
         "en": (
             "Confirm your email for wellcoach",
@@ -133,9 +150,25 @@ async def queue_email(
 
 
 async def list_outbox(
-    session: AsyncSession, *, to: str | None = None, limit: int = 20
+    session: AsyncSession,
+    *,
+    to: str | None = None,
+    limit: int = 20,
+    context: RequestContext | None = None,
 ) -> list[EmailOutbox]:
-    return await repository.latest_emails(session, to=to, limit=limit)
+    """The newest emails. An adapter that shows them to someone (addresses, bodies) passes
+    its `context`: each recipient's trail then gets an `email.viewed` entry."""
+    rows = await repository.latest_emails(session, to=to, limit=limit)
+    if context is not None:
+        await record_each(
+            session,
+            "email.viewed",
+            [row.user_id for row in rows if row.user_id is not None],
+            context=context,
+            resource_type="email_outbox",
+            details={"emails_shown": len(rows)},
+        )
+    return rows
 
 
 async def deliver_pending(session: AsyncSession, smtp_url: str, batch: int = 50) -> dict[str, int]:

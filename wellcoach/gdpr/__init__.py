@@ -1,0 +1,1 @@
+"""GDPR: exports (Art. 20), erasure by crypto-shredding (Art. 17), retention, audit."""
