@@ -17,7 +17,7 @@ from api.errors import ErrorOut, error_responses, install_error_handlers
 from api.gateway import gatekeeper
 from api.middleware import RequestContextMiddleware
 from api.realtime import build_socketio
-from api.routes import auth, chat, erasure, escalations, health, me, system
+from api.routes import auth, chat, erasure, escalations, gdpr, health, me, system
 from jobs.chat import RqChatJobs
 from wellcoach.chat.turns import Turns, TurnSlots
 from wellcoach.config import Settings, get_settings
@@ -123,6 +123,7 @@ def create_app(
     v1.include_router(escalations.router)
     v1.include_router(health.router)
     v1.include_router(erasure.router)
+    v1.include_router(gdpr.router)
     app.include_router(v1)
     return app
 

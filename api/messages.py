@@ -144,6 +144,8 @@ ITALIAN_BY_CODE: dict[str, str] = {
     "influx_misconfigured": "L'archivio dei dati di salute non è configurato correttamente.",
     "invalid_health_export": "Il file non è un'esportazione di Salute di Apple.",
     "invalid_health_metrics": "Alcune misure non sono valide: non è stato salvato nulla.",
+    "export_link_expired": "Questo link di download è scaduto: richiedi una nuova esportazione.",
+    "export_link_invalid": "Questo link di download non è valido.",
 }
 
 

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from cli.common import console, handle_errors, print_json
+from cli.gdpr_export import export_command
 from jobs.gdpr import forget_jobs_of
 from wellcoach.audit import RequestContext
 from wellcoach.auth.admin import find_user
@@ -84,6 +85,9 @@ def cancel(user: str = typer.Argument(..., help="The user's email or id.")) -> N
 
     run_with_platform(work)
     console.print(f"the deletion of {user} is cancelled; the account is enabled again")
+
+
+app.command("export")(export_command)
 
 
 @app.command("requests")

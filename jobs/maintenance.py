@@ -5,6 +5,7 @@ from __future__ import annotations
 from jobs.chat import requeue_unanswered_job
 from jobs.escalations import watch_escalations_job
 from jobs.gdpr import erase_due_job
+from jobs.gdpr_exports import sweep_exports_job
 from jobs.health import requeue_imports_job
 from jobs.notify import deliver_outbox_job, forget_outbox_secrets_job
 from jobs.webhooks import sweep_webhooks_job
@@ -44,4 +45,5 @@ SCHEDULE = (
     (watch_escalations_job, 30),
     (requeue_imports_job, 300),
     (erase_due_job, 600),
+    (sweep_exports_job, 3600),
 )

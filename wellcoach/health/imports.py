@@ -11,8 +11,6 @@ counts and error code, and may be uploaded again (resent samples are not duplica
 from __future__ import annotations
 
 import io
-import os
-import struct
 import uuid
 import zipfile
 from collections.abc import AsyncIterable, Callable, Iterator
@@ -30,6 +28,7 @@ from wellcoach.audit import RequestContext, record
 from wellcoach.audit.service import SYSTEM
 from wellcoach.crypto import Vault
 from wellcoach.crypto.envelope import KeyringError
+from wellcoach.crypto.files import CHUNK, HEADER, SealedReader, private
 from wellcoach.db.base import utcnow
 from wellcoach.errors import NotFound, WellcoachError
 from wellcoach.health import cache, repository
@@ -41,9 +40,6 @@ from wellcoach.health.store import HealthStore
 from wellcoach.models import HealthImport, User
 from wellcoach.models.enums import HealthImportStatus, HealthMetricType, HealthSource
 
-CHUNK = 1 << 20
-SEALED_CHUNK = CHUNK + 1 + 12 + 16  # version byte, nonce, tag
-HEADER = struct.Struct(">Q")  # the plaintext size, so the reader knows where it ends
 BATCH = 5_000
 XML_NAME = "export.xml"
 
@@ -92,7 +88,7 @@ async def receive_upload(
     index = 0
     pending = bytearray()
     try:
-        with open(path, "wb", opener=_private) as out:
+        with open(path, "wb", opener=private) as out:
             out.write(HEADER.pack(0))
             async for piece in body:
                 size += len(piece)
@@ -129,10 +125,6 @@ async def receive_upload(
     return job
 
 
-def _private(path: str, flags: int) -> int:
-    return os.open(path, flags, 0o600)
-
-
 async def _seal(
     session: AsyncSession,
     vault: Vault,
@@ -142,43 +134,6 @@ async def _seal(
     data: bytes | bytearray,
 ) -> bytes:
     return await vault.seal(session, user_id, bytes(data), purpose=_purpose(import_id, index))
-
-
-class SealedReader(io.RawIOBase):
-    """The plaintext of a sealed upload, readable and seekable, one chunk in memory."""
-
-    def __init__(self, raw: BinaryIO, open_chunk: Callable[[int, bytes], bytes]) -> None:
-        self.raw, self.open_chunk = raw, open_chunk
-        (self.size,) = HEADER.unpack(raw.read(HEADER.size))
-        self.position = 0
-        self.loaded: tuple[int, bytes] | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
-        self.position = max(0, base + offset)
-        return self.position
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        if self.position >= self.size:
-            return 0
-        index, offset = divmod(self.position, CHUNK)
-        if self.loaded is None or self.loaded[0] != index:
-            self.raw.seek(HEADER.size + index * SEALED_CHUNK)
-            self.loaded = (index, self.open_chunk(index, self.raw.read(SEALED_CHUNK)))
-        data = self.loaded[1][offset:]
-        count = min(len(buffer), len(data), self.size - self.position)
-        buffer[:count] = data[:count]
-        self.position += count
-        return count
 
 
 @contextmanager
