@@ -9,6 +9,7 @@ from rich.table import Table
 
 from cli.common import console, handle_errors, print_json
 from cli.gdpr_export import export_command
+from cli.retention import retention_command
 from jobs.gdpr import forget_jobs_of
 from wellcoach.audit import RequestContext
 from wellcoach.auth.admin import find_user
@@ -88,6 +89,7 @@ def cancel(user: str = typer.Argument(..., help="The user's email or id.")) -> N
 
 
 app.command("export")(export_command)
+app.command("retention")(retention_command)
 
 
 @app.command("requests")

@@ -28,6 +28,14 @@ def show(user: str, as_json: bool = JSON) -> None:
         async with platform.unit_of_work() as session:
             found = await find_user(session, user)
             user_id, email, tier = found.id, found.email, found.tier.value
+            await record(
+                session,
+                "ratelimit.usage_read",
+                context=CLI,
+                user_id=user_id,
+                resource_type="user",
+                resource_id=user_id,
+            )
         usages = await usage_of(platform.gate, platform.settings.ratelimit, user_id, tier)
         return {
             "user_id": str(user_id),

@@ -8,11 +8,13 @@ import typer
 from rich.panel import Panel
 
 from cli.common import console, err_console, handle_errors, print_json
+from wellcoach.audit import RequestContext
 from wellcoach.config import get_settings
 from wellcoach.notify.email import deliver_pending, list_outbox
 from wellcoach.platform import Platform, run_with_platform
 
 app = typer.Typer(help="Outgoing email.", no_args_is_help=True)
+CLI = RequestContext(source="cli")
 
 
 @app.command()
@@ -26,7 +28,7 @@ def outbox(
 
     async def work(platform: Platform) -> list[dict[str, Any]]:
         async with platform.unit_of_work() as session:
-            rows = await list_outbox(session, to=to, limit=limit)
+            rows = await list_outbox(session, to=to, limit=limit, context=CLI)
             return [
                 {
                     "id": str(r.id),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli import (
+    audit,
     config_cmd,
     costs,
     db,
@@ -41,6 +42,7 @@ def _policy(ctx: typer.Context) -> None:
         ctx.with_resource(attach_only())
 
 
+app.add_typer(audit.app, name="audit")
 app.add_typer(coaches_app, name="coaches")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(costs.app, name="costs")

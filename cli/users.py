@@ -8,9 +8,9 @@ import typer
 from rich.table import Table
 
 from cli.common import console, handle_errors, print_json
-from wellcoach.accounts import repository as users_repo
+from wellcoach.access import ADMIN_CLI
 from wellcoach.accounts.schemas import checked_account_fields, checked_email
-from wellcoach.accounts.service import profile_of
+from wellcoach.accounts.service import list_accounts, profile_of, read_profile
 from wellcoach.audit import RequestContext
 from wellcoach.auth import admin
 from wellcoach.auth import service as auth
@@ -146,7 +146,7 @@ def list_(
 
     async def work(platform: Platform) -> list[dict[str, Any]]:
         async with platform.unit_of_work() as session:
-            rows = await users_repo.list_users(session, role=role, limit=limit)
+            rows = await list_accounts(session, ADMIN_CLI, role=role, limit=limit, context=CLI)
             return [
                 {
                     "id": str(u.id),
@@ -182,12 +182,12 @@ def list_(
 @app.command()
 @handle_errors
 def show(user: str = typer.Argument(..., help="Email or id."), as_json: bool = JSON) -> None:
-    """Show one account's profile."""
+    """Show one account's profile (audited: `profile.read`)."""
 
     async def work(platform: Platform) -> dict[str, Any]:
         async with platform.unit_of_work() as session:
             found = await admin.find_user(session, user)
-            return _profile_dict(await profile_of(session, found))
+            return _profile_dict(await read_profile(session, ADMIN_CLI, found.id, CLI))
 
     _print_profile(run_with_platform(work), as_json)
 

@@ -8,6 +8,7 @@ from jobs.gdpr import erase_due_job
 from jobs.gdpr_exports import sweep_exports_job
 from jobs.health import requeue_imports_job
 from jobs.notify import deliver_outbox_job, forget_outbox_secrets_job
+from jobs.retention import apply_retention_job
 from jobs.webhooks import sweep_webhooks_job
 from wellcoach.chat.budget_alerts import check_platform_budget
 from wellcoach.ops.partitions import ensure_partitions
@@ -46,4 +47,5 @@ SCHEDULE = (
     (requeue_imports_job, 300),
     (erase_due_job, 600),
     (sweep_exports_job, 3600),
+    (apply_retention_job, 24 * 3600),
 )

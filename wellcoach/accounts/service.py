@@ -22,10 +22,11 @@ from wellcoach.accounts.schemas import (
     UserProfile,
 )
 from wellcoach.audit import RequestContext, record
+from wellcoach.audit.service import record_each
 from wellcoach.db.base import utcnow
-from wellcoach.errors import NotFound
+from wellcoach.errors import Forbidden, NotFound
 from wellcoach.models import ConsentRecord, User
-from wellcoach.models.enums import ConsentPurpose
+from wellcoach.models.enums import ConsentPurpose, Role
 
 
 async def profile_of(session: AsyncSession, user: User) -> UserProfile:
@@ -69,6 +70,31 @@ async def read_profile(
             details={"actor_role": subject.role.value},
         )
     return await profile_of(session, user)
+
+
+async def list_accounts(
+    session: AsyncSession,
+    subject: Subject,
+    *,
+    role: Role | None,
+    limit: int,
+    context: RequestContext,
+) -> list[User]:
+    """Accounts (emails, names), oldest first, for an administrator; each listed account
+    gets a `profile.listed` entry, so its own trail shows who saw it."""
+    if not subject.is_admin:
+        raise Forbidden("Only administrators list accounts.")
+    found = await users.list_users(session, role=role, limit=limit)
+    await record_each(
+        session,
+        "profile.listed",
+        [user.id for user in found if user.id != subject.user_id],
+        context=context,
+        actor_id=subject.user_id,
+        resource_type="user",
+        details={"actor_role": subject.role.value},
+    )
+    return found
 
 
 async def update_profile(
