@@ -40,7 +40,17 @@ from wellcoach.errors import KeyShredded
 from wellcoach.gdpr.erasure import request_erasure
 from wellcoach.health import repository as health_repository
 from wellcoach.health.imports import upload_path
-from wellcoach.models import AuditLog, GdprRequest, LlmCall, Message, User
+from wellcoach.models import (
+    AuditLog,
+    Coach,
+    GdprRequest,
+    LlmCall,
+    Message,
+    RecoveryCode,
+    User,
+    WebhookDelivery,
+)
+from wellcoach.models.costs import CostAlert
 from wellcoach.models.enums import GdprStatus, HealthMetricType
 
 runner = CliRunner()
@@ -123,6 +133,29 @@ async def populate(client, db_session, platform, *, label: str) -> Person:
     job = await health_repository.new_import(db_session, user.id, 10)
     upload_path(platform.settings.health_upload_path, job.id).write_bytes(b"sealed upload")
     await client.post("/v1/auth/password/forgot", json={"email": user.email})  # an email
+    # the tables no flow above reaches for an athlete: coach profile, recovery codes, a
+    # budget alert, a webhook delivery naming them
+    db_session.add_all(
+        [
+            Coach(user_id=user.id, display_name=f"Coach {marker}", languages=["en"]),
+            RecoveryCode(user_id=user.id, code_hash=f"hash-{marker}"),
+            CostAlert(
+                scope="user_month",
+                user_id=user.id,
+                tier="free",
+                period_start=now.date().replace(day=1),
+                threshold=Decimal("0.8"),
+                budget_usd=Decimal("1"),
+                spent_usd=Decimal("0.85"),
+            ),
+            WebhookDelivery(
+                event_id=uuid.uuid4(),
+                event_type="escalation.created",
+                endpoint_url="https://hooks.example.com/in",
+                payload={"user_id": str(user.id), "escalation_id": str(uuid.uuid4())},
+            ),
+        ]
+    )
     db_session.add_all(
         LlmCall(
             user_id=user.id,
@@ -278,6 +311,12 @@ async def test_an_erased_user_leaves_nothing_readable_and_others_are_intact(
     assert certificate["data_key_destroyed"] is True
     assert certificate["deleted"]["messages"] >= 2 and certificate["deleted"]["escalations"] == 1
     assert certificate["requested"]["ledger_rows_pseudonymized"] >= 3
+    assert certificate["deleted"]["coaches"] == 1 and certificate["deleted"]["recovery_codes"] == 1
+    named = await db_session.scalar(
+        text("SELECT count(*) FROM webhook_deliveries WHERE payload::text LIKE :u"),
+        {"u": f"%{uid}%"},
+    )
+    assert named == 0  # the delivery is kept, naming a pseudonym
     for secret in gone.secrets:
         assert secret not in str(certificate)
     stored = await db_session.get(GdprRequest, erasure.id)
