@@ -11,14 +11,14 @@ from __future__ import annotations
 import io
 import os
 import struct
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 CHUNK = 1 << 20
 SEALED_CHUNK = CHUNK + 1 + 12 + 16  # version byte, nonce, tag
 HEADER = struct.Struct(">Q")  # the plaintext size, so the reader knows where it ends
 
-SealChunk = Callable[[int, bytes], Awaitable[bytes]]
+SealChunk = Callable[[int, bytes], bytes]
 OpenChunk = Callable[[int, bytes], bytes]
 
 
@@ -27,9 +27,10 @@ def private(path: str, flags: int) -> int:
     return os.open(path, flags, 0o600)
 
 
-class SealedWriter:
-    """Writes a sealed file piece by piece: whole chunks are sealed as they fill, the
-    size goes into the header on `close()`."""
+class SealedWriter(io.RawIOBase):
+    """Writes a sealed file as a stream (a zip written member by member goes straight
+    in): whole chunks are sealed as they fill, the size goes into the header on
+    `finish()`. Not seekable, so a zip writes data descriptors instead of seeking back."""
 
     def __init__(self, raw: BinaryIO, seal_chunk: SealChunk) -> None:
         self.raw, self.seal_chunk = raw, seal_chunk
@@ -38,18 +39,28 @@ class SealedWriter:
         self.pending = bytearray()
         raw.write(HEADER.pack(0))
 
-    async def write(self, data: bytes) -> None:
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return self.size
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
         self.size += len(data)
         self.pending += data
         while len(self.pending) >= CHUNK:
-            self.raw.write(await self.seal_chunk(self.index, bytes(self.pending[:CHUNK])))
+            self.raw.write(self.seal_chunk(self.index, bytes(self.pending[:CHUNK])))
             del self.pending[:CHUNK]
             self.index += 1
+        return len(data)
 
-    async def close(self) -> int:
+    def finish(self) -> int:
         """Seal what is left and write the size; returns the plaintext size."""
         if self.pending:
-            self.raw.write(await self.seal_chunk(self.index, bytes(self.pending)))
+            self.raw.write(self.seal_chunk(self.index, bytes(self.pending)))
             self.pending.clear()
             self.index += 1
         self.raw.seek(0)

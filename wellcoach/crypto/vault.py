@@ -97,6 +97,14 @@ class Vault:
         """`open` for many values of one user and purpose, the key read once."""
         return aead_opener(await self._dek(session, user_id), _aad(user_id, purpose))
 
+    async def sealer_any(
+        self, session: AsyncSession, user_id: uuid.UUID
+    ) -> Callable[[bytes, str], bytes]:
+        """`seal` for one user and any purpose, without awaiting: for sync writers (a zip
+        file written straight into a sealed file, chunk by chunk)."""
+        dek = await self._dek(session, user_id)
+        return lambda data, purpose: aead_encrypt(dek, data, _aad(user_id, purpose))
+
     async def opener_any(
         self, session: AsyncSession, user_id: uuid.UUID
     ) -> Callable[[bytes, str], bytes]:

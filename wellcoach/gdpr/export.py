@@ -16,7 +16,7 @@ import json
 import uuid
 import zipfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, BinaryIO
@@ -30,6 +30,7 @@ from wellcoach.chat import repository as chat
 from wellcoach.crypto import Vault
 from wellcoach.errors import NotFound
 from wellcoach.escalation.repository import escalations_readable_by
+from wellcoach.health.samples import Sample
 from wellcoach.health.service import open_samples
 from wellcoach.health.store import HealthStore
 from wellcoach.models import (
@@ -105,8 +106,10 @@ async def collect(
     user_id: uuid.UUID,
     *,
     now: datetime,
+    samples: bool = True,
 ) -> dict[str, Any]:
-    """The export document of one user (see `export.schema.json`).
+    """The export document of one user (see `export.schema.json`). Without `samples`,
+    the health samples are left out (`write_export` streams them into the ZIP).
 
     Raises:
         NotFound: no such user.
@@ -118,7 +121,7 @@ async def collect(
     subject = Subject(user_id=user.id, role=user.role)
     sessions = await _chat(session, vault, subject)
     moods = await _moods(session, vault, user.id)
-    samples = await _health(session, vault, health_store, user.id, now)
+    found = await _health(session, vault, health_store, user.id, now) if samples else []
     escalations = await _escalations(session, vault, subject)
     ledger = await _ledger(session, user.id)
     messages = [m for s in sessions for m in s["messages"]]
@@ -133,7 +136,7 @@ async def collect(
         "chat_history": {"sessions": sessions},
         "mood_entries": moods,
         "health_data": {
-            "samples": samples,
+            "samples": found,
             "imports": await _imports(session, user.id),
         },
         "escalations": escalations,
@@ -143,9 +146,9 @@ async def collect(
                 "messages": len(messages),
                 "messages_by_type": dict(sorted(Counter(m["type"] for m in messages).items())),
                 "mood_entries": len(moods),
-                "health_samples": len(samples),
+                "health_samples": len(found),
                 "health_samples_by_metric": dict(
-                    sorted(Counter(s["metric"] for s in samples).items())
+                    sorted(Counter(s["metric"] for s in found).items())
                 ),
                 "escalations": len(escalations),
                 "ai_calls": len(ledger),
@@ -236,10 +239,34 @@ async def _health(
     user_id: uuid.UUID,
     now: datetime,
 ) -> list[dict[str, Any]]:
-    sealed = await store.read(
-        session, user_id, list(HealthMetricType), HEALTH_FROM, now + timedelta(days=1)
-    )
-    samples = await open_samples(session, vault, user_id, sealed)
+    return [
+        sample
+        async for batch in sample_batches(session, vault, store, user_id, now, HEALTH_FROM)
+        for sample in batch
+    ]
+
+
+async def sample_batches(
+    session: AsyncSession,
+    vault: Vault,
+    store: HealthStore,
+    user_id: uuid.UUID,
+    now: datetime,
+    since: datetime = HEALTH_FROM,
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The user's health samples, oldest first, a month at a time: a year of minute-level
+    heart rate is half a million samples, never all in memory at once."""
+    month = since.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = now + timedelta(days=1)
+    while month < end:
+        following = (month + timedelta(days=32)).replace(day=1)
+        sealed = await store.read(session, user_id, list(HealthMetricType), month, following)
+        if sealed:
+            yield _sample_dicts(await open_samples(session, vault, user_id, sealed))
+        month = following
+
+
+def _sample_dicts(samples: list[Sample]) -> list[dict[str, Any]]:
     samples.sort(key=lambda s: (s.start, s.metric.value, s.end, s.source.value))
     return [
         {
@@ -414,21 +441,72 @@ def chat_rows(document: dict[str, Any]) -> list[list[Any]]:
 
 
 def health_rows(document: dict[str, Any]) -> list[list[Any]]:
+    return [_health_row(s) for s in document["health_data"]["samples"]]
+
+
+def _health_row(s: dict[str, Any]) -> list[Any]:
     return [
-        [
-            s["metric"],
-            s["source"],
-            s["start"],
-            s["end"],
-            repr(s["value"]),
-            s["unit"],
-            s["device"] or "",
-            s["stage"] or "",
-            s["activity"] or "",
-            json.dumps(s["details"], sort_keys=True) if s["details"] else "",
-        ]
-        for s in document["health_data"]["samples"]
+        s["metric"],
+        s["source"],
+        s["start"],
+        s["end"],
+        repr(s["value"]),
+        s["unit"],
+        s["device"] or "",
+        s["stage"] or "",
+        s["activity"] or "",
+        json.dumps(s["details"], sort_keys=True) if s["details"] else "",
     ]
+
+
+# a JSON string no document holds (a NUL cannot be typed in): where the samples go
+_SAMPLES_MARK = "\u0000samples\u0000"
+
+
+async def write_export(
+    session: AsyncSession,
+    vault: Vault,
+    health_store: HealthStore,
+    user_id: uuid.UUID,
+    *,
+    now: datetime,
+    out: BinaryIO,
+) -> dict[str, Any]:
+    """The same ZIP as `write_zip(collect(...))`, written as a stream: the health samples
+    go month by month into health_data.csv, then into export.json, so memory stays flat
+    whatever the user's history. Returns the document without its samples (the counts
+    are in `analytics.usage`)."""
+    document = await collect(session, vault, health_store, user_id, now=now, samples=False)
+    by_metric: Counter[str] = Counter()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(README_NAME, README)
+        archive.writestr(CHAT_CSV, _csv(CHAT_COLUMNS, chat_rows(document)))
+        with archive.open(HEALTH_CSV, "w", force_zip64=True) as member:
+            text = io.TextIOWrapper(member, encoding="utf-8", newline="")
+            writer = csv.writer(text)
+            writer.writerow(HEALTH_COLUMNS)
+            async for batch in sample_batches(session, vault, health_store, user_id, now):
+                writer.writerows(_health_row(s) for s in batch)
+                by_metric.update(s["metric"] for s in batch)
+            text.flush()
+            text.detach()
+        usage = document["analytics"]["usage"]
+        usage["health_samples"] = sum(by_metric.values())
+        usage["health_samples_by_metric"] = dict(sorted(by_metric.items()))
+        document["health_data"]["samples"] = _SAMPLES_MARK
+        rendered = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False)
+        head, tail = rendered.split(json.dumps(_SAMPLES_MARK), 1)
+        with archive.open(JSON_NAME, "w", force_zip64=True) as member:
+            member.write(head.encode() + b"[")
+            first = True
+            async for batch in sample_batches(session, vault, health_store, user_id, now):
+                for sample in batch:
+                    item = json.dumps(sample, ensure_ascii=False)
+                    member.write((("\n" if first else ",\n") + "      " + item).encode())
+                    first = False
+            member.write((b"]" if first else b"\n    ]") + tail.encode())
+    document["health_data"]["samples"] = []
+    return document
 
 
 def write_zip(document: dict[str, Any], out: BinaryIO) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import io
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -33,10 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wellcoach.audit import RequestContext, record
 from wellcoach.audit.service import SYSTEM
 from wellcoach.crypto import Keyring, Vault
-from wellcoach.crypto.files import CHUNK, HEADER, SealedWriter, private, sealed_chunks
+from wellcoach.crypto.files import HEADER, SealedWriter, private, sealed_chunks
 from wellcoach.db.base import utcnow
 from wellcoach.errors import NotFound, Retryable, WellcoachError
-from wellcoach.gdpr.export import collect, write_zip
+from wellcoach.gdpr.export import write_export
 from wellcoach.health.store import HealthStore
 from wellcoach.models import GdprRequest, User
 from wellcoach.models.enums import GdprKind, GdprStatus
@@ -197,8 +196,9 @@ async def run_export(
     partial = path.with_suffix(".partial")
     try:
         async with units() as session:
-            document = await collect(session, vault, store, user_id, now=utcnow())
-            size = await _write_sealed(session, vault, user_id, request_id, document, partial)
+            document, size = await _write_sealed(
+                session, vault, store, user_id, request_id, partial
+            )
         os.replace(partial, path)
     except Exception as exc:
         partial.unlink(missing_ok=True)
@@ -244,28 +244,25 @@ def _counts(document: dict[str, Any]) -> dict[str, int]:
 async def _write_sealed(
     session: AsyncSession,
     vault: Vault,
+    store: HealthStore,
     user_id: uuid.UUID,
     request_id: uuid.UUID,
-    document: dict[str, Any],
     path: Path,
-) -> int:
-    """The ZIP is built in memory (the document already is) and sealed to disk chunk by
-    chunk: no plaintext byte of it reaches the disk."""
-    buffer = io.BytesIO()
-    write_zip(document, buffer)
-    view = buffer.getbuffer()
-
-    async def seal(index: int, data: bytes) -> bytes:
-        return await vault.seal(session, user_id, data, purpose=_purpose(request_id, index))
-
-    try:
-        with open(path, "wb", opener=private) as raw:
-            writer = SealedWriter(raw, seal)
-            for offset in range(0, len(view), CHUNK):
-                await writer.write(bytes(view[offset : offset + CHUNK]))
-            return await writer.close()
-    finally:
-        view.release()
+) -> tuple[dict[str, Any], int]:
+    """The ZIP is written as a stream straight into a file sealed chunk by chunk: memory
+    stays flat whatever the user's history, and no plaintext byte reaches the disk."""
+    seal = await vault.sealer_any(session, user_id)
+    with open(path, "wb", opener=private) as raw:
+        writer = SealedWriter(raw, lambda index, data: seal(data, _purpose(request_id, index)))
+        document = await write_export(
+            session,
+            vault,
+            store,
+            user_id,
+            now=utcnow(),
+            out=writer,  # type: ignore[arg-type]
+        )
+        return document, writer.finish()
 
 
 async def _fail(units: Units, request_id: uuid.UUID, code: str) -> GdprRequest:
@@ -497,9 +494,8 @@ async def export_to(
             resource_id=row.id,
             details=_audit_details(row),
         )
-        document = await collect(session, vault, store, user.id, now=now)
         start = out.tell()
-        write_zip(document, out)
+        document = await write_export(session, vault, store, user.id, now=now, out=out)
         size = out.tell() - start
         counts = _counts(document)
         row.status = GdprStatus.completed
