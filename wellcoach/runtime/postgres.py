@@ -144,7 +144,27 @@ def stop_postgres(pgdata: Path, mode: str = "fast") -> bool:
         pg_ctl(["-w", "-m", mode, "stop"], pgdata=pgdata, user=user, timeout=30)
     except subprocess.CalledProcessError:
         return running_postgres(pgdata) is None
+    except subprocess.TimeoutExpired:
+        # a server that did not finish even its shutdown in 30 s (a machine under heavy
+        # load): end the postmaster and its backends as a crash would; the next start
+        # recovers from the write-ahead log
+        if handle.pid is not None:
+            _kill_tree(handle.pid)
     return True
+
+
+def _kill_tree(pid: int) -> None:
+    try:
+        parent = psutil.Process(pid)
+        processes = [parent, *parent.children(recursive=True)]
+    except psutil.Error:
+        return
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(processes, timeout=10)
 
 
 def _forget_handle(pgdata: Path) -> None:
