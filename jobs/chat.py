@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 
 from redis.exceptions import RedisError
-from rq import Retry
 
-from jobs.queues import DEFAULT, HIGH, queue, shared_connection
+from jobs.queues import DEFAULT, HIGH, enqueue
 from wellcoach.chat.turns import (
     QueueUnavailable,
     answer_queued,
@@ -31,21 +29,6 @@ SUMMARY_RETRY_INTERVALS = [30, 300, 1800]
 
 class SummaryFailed(RuntimeError):
     """Every model failed; RQ retries the job later."""
-
-
-def _enqueue(
-    redis_url: str,
-    queue_name: str,
-    func: Callable[..., object],
-    *args: str,
-    job_id: str,
-    retries: list[int],
-) -> None:
-    """Enqueue with the process's shared Redis client (a turn queued under load must not
-    pay for a new connection); the job id makes a job's repeats one job."""
-    queue(queue_name, shared_connection(redis_url)).enqueue(
-        func, *args, job_id=job_id, retry=Retry(max=len(retries), interval=retries)
-    )
 
 
 def preload(settings: Settings) -> None:
@@ -68,7 +51,7 @@ def enqueue_reply(
     """Queue the reply to a stored message (sync). The job id is the message's (with the
     sweep's attempt number when the sweep queues it again); the job answers a message
     once."""
-    _enqueue(
+    enqueue(
         redis_url,
         HIGH,
         generate_reply_job,
@@ -81,7 +64,7 @@ def enqueue_reply(
 
 def enqueue_summary(redis_url: str, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
     """Queue the model-written summary of a session (sync)."""
-    _enqueue(
+    enqueue(
         redis_url,
         DEFAULT,
         summarize_session_job,

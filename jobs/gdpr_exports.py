@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from rq import Retry
-
-from jobs.queues import DEFAULT, queue, shared_connection
+from jobs.queues import DEFAULT, enqueue
 from wellcoach.gdpr.exports import export_directory, run_export, stale_exports, sweep_exports
 from wellcoach.platform import Platform, run_with_platform
 
@@ -15,12 +13,14 @@ EXPORT_RETRY_INTERVALS = [60, 600]
 
 
 def enqueue_export(redis_url: str, request_id: uuid.UUID, attempt: int = 0) -> None:
-    queue(DEFAULT, shared_connection(redis_url)).enqueue(
+    enqueue(
+        redis_url,
+        DEFAULT,
         export_job,
         str(request_id),
         job_id=f"gdpr-export-{request_id}" + (f"-{attempt}" if attempt else ""),
-        retry=Retry(max=len(EXPORT_RETRY_INTERVALS), interval=EXPORT_RETRY_INTERVALS),
-        job_timeout=2 * 3600,
+        retries=EXPORT_RETRY_INTERVALS,
+        timeout=2 * 3600,
     )
 
 

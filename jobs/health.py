@@ -6,9 +6,7 @@ from __future__ import annotations
 import gc
 import uuid
 
-from rq import Retry
-
-from jobs.queues import DEFAULT, queue, shared_connection
+from jobs.queues import DEFAULT, enqueue
 from wellcoach.health.imports import run_upload, stale_imports, sweep_uploads
 from wellcoach.platform import Platform, run_with_platform
 
@@ -16,12 +14,14 @@ IMPORT_RETRY_INTERVALS = [30, 300]
 
 
 def enqueue_import(redis_url: str, import_id: uuid.UUID, attempt: int = 0) -> None:
-    queue(DEFAULT, shared_connection(redis_url)).enqueue(
+    enqueue(
+        redis_url,
+        DEFAULT,
         import_upload_job,
         str(import_id),
         job_id=f"health-import-{import_id}" + (f"-{attempt}" if attempt else ""),
-        retry=Retry(max=len(IMPORT_RETRY_INTERVALS), interval=IMPORT_RETRY_INTERVALS),
-        job_timeout=4 * 3600,
+        retries=IMPORT_RETRY_INTERVALS,
+        timeout=4 * 3600,
     )
 
 

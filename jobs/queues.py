@@ -8,9 +8,10 @@ strings, counts, outcomes)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import redis
-from rq import Queue, Worker
+from rq import Queue, Retry, Worker
 from rq.serializers import JSONSerializer
 
 HIGH = "high"
@@ -48,4 +49,26 @@ def worker(connection: redis.Redis) -> Worker:
         [queue(name, connection) for name in ALL_QUEUES],
         connection=connection,
         serializer=JSONSerializer,
+    )
+
+
+def enqueue(
+    redis_url: str,
+    queue_name: str,
+    func: Callable[..., object],
+    *args: str,
+    job_id: str,
+    retries: list[int],
+    timeout: int | None = None,
+) -> None:
+    """Enqueue with the process's shared Redis client (a turn queued under load must not
+    pay for a new connection); the job id makes a job's repeats one job, `retries` are
+    the waits before each retry, `timeout` the job's limit in seconds (RQ's default when
+    None)."""
+    queue(queue_name, shared_connection(redis_url)).enqueue(
+        func,
+        *args,
+        job_id=job_id,
+        retry=Retry(max=len(retries), interval=retries),
+        job_timeout=timeout,
     )
