@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.factories import bearer, create_user, login
 from wellcoach.health import service
+from wellcoach.health.catalog import CANONICAL_UNITS
 from wellcoach.health.overlap import deduplicated, rank
 from wellcoach.health.samples import Sample
 from wellcoach.health.sleep import Night, nights
@@ -19,23 +20,13 @@ from wellcoach.models.enums import HealthMetricType as M
 from wellcoach.models.enums import HealthSource as S
 
 ROME = ZoneInfo("Europe/Rome")
-UNITS = {
-    M.steps: "count",
-    M.heart_rate: "count/min",
-    M.resting_heart_rate: "count/min",
-    M.hrv: "ms",
-    M.sleep: "min",
-    M.workout: "min",
-    M.active_energy: "kcal",
-    M.mindfulness: "min",
-}
 
 
 def sample(metric, start, end=None, value=0.0, *, device=None, source=S.apple_health, **more):
     end = end or start
     if metric in (M.sleep, M.workout, M.mindfulness) and not value:
         value = (end - start).total_seconds() / 60
-    return Sample(metric, source, start, end, float(value), UNITS[metric], device, **more)
+    return Sample(metric, source, start, end, float(value), CANONICAL_UNITS[metric], device, **more)
 
 
 def local(day: date, hour: int, minute: int = 0) -> datetime:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.auth.errors import InvalidOneTimeToken, InvalidToken
 from wellcoach.auth.signing import Signer
+from wellcoach.config import ApiSettings
 from wellcoach.db.base import utcnow
 from wellcoach.models import OneTimeToken
 
@@ -25,6 +26,13 @@ RESET_PASSWORD = "reset_password"
 # cancels a scheduled erasure: valid as long as the default grace period
 CANCEL_ERASURE = "cancel_erasure"
 TTL_SECONDS = {VERIFY_EMAIL: 48 * 3600, RESET_PASSWORD: 30 * 60, CANCEL_ERASURE: 7 * 24 * 3600}
+
+
+def link(settings: ApiSettings, path: str, token: str) -> str:
+    """The link an email carries for a one-time token: the API's public URL, else the
+    address it listens on."""
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    return f"{base}{path}?token={token}"
 
 
 def _hash(jti: str) -> str:

@@ -56,13 +56,6 @@ def _limit_id(services: AuthServices, value: str) -> str:
     return pseudonym(pseudonym_key(services.vault.keyring.current), value)
 
 
-def _link(services: AuthServices, path: str, token: str) -> str:
-    base = services.settings.api.public_url or (
-        f"http://{services.settings.api.host}:{services.settings.api.port}"
-    )
-    return f"{base}{path}?token={token}"
-
-
 async def create_user(
     session: AsyncSession,
     services: AuthServices,
@@ -240,7 +233,7 @@ async def _email_one_time_link(
         language=user.preferences.get("language", "en"),
         name=user.name or "",
         token=token,
-        link=_link(services, path, token),
+        link=one_time.link(services.settings.api, path, token),
     )
 
 

@@ -36,6 +36,7 @@ from wellcoach.auth.signing import Signer
 from wellcoach.config import Settings
 from wellcoach.crypto import Vault
 from wellcoach.db.base import utcnow
+from wellcoach.db.session import rows_affected
 from wellcoach.errors import NotFound
 from wellcoach.gdpr import repository
 from wellcoach.health import service as health
@@ -125,7 +126,7 @@ async def request_erasure(
     await refresh.revoke_all(session, user.id, reason="account_erased")
     await session.execute(delete(OneTimeToken).where(OneTimeToken.user_id == user.id))
     pseudonym = uuid.uuid4()  # never stored: the ledger cannot lead back to the user
-    ledger = await _rows(
+    ledger = await rows_affected(
         session, update(LlmCall).where(LlmCall.user_id == user.id).values(user_id=pseudonym)
     )
     await session.execute(
@@ -162,11 +163,6 @@ async def request_erasure(
     return erasure
 
 
-async def _rows(session: AsyncSession, statement: Any) -> int:
-    result = await session.execute(statement)
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
 async def _delete_uploads(session: AsyncSession, settings: Settings, user_id: uuid.UUID) -> None:
     """Apple exports waiting for a worker are health data too."""
     ids = await session.scalars(select(HealthImport.id).where(HealthImport.user_id == user_id))
@@ -192,7 +188,6 @@ async def _email_cancel_link(
     session: AsyncSession, services: ErasureServices, user: User, erasure: GdprRequest
 ) -> None:
     token = await one_time.create(session, services.signer, user.id, one_time.CANCEL_ERASURE)
-    base = services.settings.api.public_url or "http://127.0.0.1:8000"
     await queue_email(
         session,
         to=user.email,
@@ -201,7 +196,7 @@ async def _email_cancel_link(
         language=(user.preferences or {}).get("language", "en"),
         name=user.name or "",
         token=token,
-        link=f"{base.rstrip('/')}/v1/account/erasure/cancel?token={token}",
+        link=one_time.link(services.settings.api, "/v1/account/erasure/cancel", token),
         date=f"{erasure.due_at:%Y-%m-%d %H:%M} UTC" if erasure.due_at else "",
     )
 
@@ -306,7 +301,7 @@ async def hard_delete(
         shredded = await vault.destroy_user_key(session, user_id)
         vault.forget(user_id)
         # mail to the address without an account link (a reset asked while signed out)
-        counts["email_outbox"] += await _rows(
+        counts["email_outbox"] += await rows_affected(
             session, delete(EmailOutbox).where(EmailOutbox.to_address == user.email)
         )
         await session.delete(user)
@@ -344,7 +339,7 @@ async def _pseudonymize(session: AsyncSession, user_id: uuid.UUID, pseudonym: uu
     events) keep what happened, not who it happened to, nor from where."""
     touched = 0
     for column in (AuditLog.user_id, AuditLog.actor_id):
-        touched += await _rows(
+        touched += await rows_affected(
             session,
             update(AuditLog)
             .where(column == user_id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import uuid
 import zipfile
-from collections.abc import AsyncIterable, Callable, Iterator
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -230,7 +230,7 @@ async def import_export(
     user_id: uuid.UUID,
     stream: BinaryIO,
     *,
-    on_batch: Callable[[AsyncSession, int, Counts], object] | None = None,
+    on_batch: Callable[[AsyncSession, int, Counts], Awaitable[None]] | None = None,
 ) -> Counts:
     """Read an export.xml stream and store its samples, one transaction per batch (a
     crash loses at most the batch in flight; importing again skips what is stored)."""
@@ -243,19 +243,14 @@ async def import_export(
             counts.samples_stored += len(batch) if stored is None else stored
             counts.duplicates += 0 if stored is None else len(batch) - stored
             if on_batch is not None:
-                await _maybe_await(on_batch(session, stats.bytes_read, counts))
+                await on_batch(session, stats.bytes_read, counts)
     if stats.activity_summaries:  # the daily rings: the records they sum are imported
         counts.skipped_types["ActivitySummary"] = stats.activity_summaries
     if on_batch is not None:
         async with units() as session:
-            await _maybe_await(on_batch(session, stats.bytes_read, counts))
+            await on_batch(session, stats.bytes_read, counts)
     await cache.invalidate(redis, user_id)
     return counts
-
-
-async def _maybe_await(result: object) -> None:
-    if hasattr(result, "__await__"):
-        await result
 
 
 async def import_path(
@@ -277,7 +272,7 @@ async def import_path(
         raise NotFound(f"No file at {path}.", details={"path": str(path)})
     with open(path, "rb") as raw, export_stream(raw) as (stream, total):
 
-        def on_batch(_session: AsyncSession, done: int, _counts: Counts) -> None:
+        async def on_batch(_session: AsyncSession, done: int, _counts: Counts) -> None:
             if progress is not None:
                 progress(done, total)
 
