@@ -478,11 +478,11 @@ async def _split_batches(
                     platform.health_store,
                     platform.redis,
                     found,
-                    samples,
+                    parsed.metrics,
                     request=CONTEXT,
                 )
             if index:
-                whole.append(time.perf_counter() - t3)
+                whole.append(time.perf_counter() - t2)
             continue
         async with platform.unit_of_work() as session:
             sealed = await service.seal(session, platform.vault, user.id, samples)
@@ -681,7 +681,11 @@ async def part_ingest(
         )
     split_table.add_row("sum", f"{total:.0f}", "", "100%", f"{total * 1000 / split['samples']:.1f}")
     split_table.add_row(
-        "service.sync whole (seal, insert, audit, cache)", f"{split['sync_whole']:.0f}", "", "", ""
+        "service.sync whole (consent, normalize, seal, insert, audit, cache)",
+        f"{split['sync_whole']:.0f}",
+        "",
+        "",
+        "",
     )
     resync = (f"{split['resync_insert']:.0f}", f"{split['resync_insert_min']:.0f}")
     split_table.add_row(labels["resync_insert"], *resync, "", "")

@@ -5,7 +5,6 @@ health_data consent."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Annotated
 
 import structlog
@@ -16,7 +15,6 @@ from api.errors import error_responses
 from api.gateway import limited
 from jobs import health as health_jobs
 from wellcoach.health import imports, service
-from wellcoach.health.ingest import samples_from
 from wellcoach.health.schemas import (
     HealthImportOut,
     HealthSummaryOut,
@@ -67,15 +65,13 @@ async def sync_metrics(
     Health Connect's; they are stored in canonical units. Sending a batch again stores
     nothing twice (the key is user, type, start, end and source). At most 10 syncs an
     hour (`health_sync` policy)."""
-    await service.require_consent(session, user)
-    samples = samples_from(body.metrics, user.id, datetime.now(UTC))
     outcome = await service.sync(
         session,
         platform.vault,
         platform.health_store,
         platform.redis,
         user,
-        samples,
+        body.metrics,
         request=context,
     )
     return HealthSyncOut(

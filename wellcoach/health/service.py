@@ -21,8 +21,10 @@ from wellcoach.audit import RequestContext, record
 from wellcoach.crypto import Vault
 from wellcoach.errors import InvalidInput
 from wellcoach.health import cache
+from wellcoach.health.ingest import samples_from
 from wellcoach.health.repository import PostgresHealthStore
 from wellcoach.health.samples import Sample, SealedSample
+from wellcoach.health.schemas import HealthMetricIn
 from wellcoach.health.store import HealthStore
 from wellcoach.health.summary import (
     BASELINE_DAYS,
@@ -120,15 +122,18 @@ async def sync(
     store: HealthStore,
     redis: aioredis.Redis,
     user: User,
-    samples: Sequence[Sample],
+    metrics: Sequence[HealthMetricIn],
     *,
     request: RequestContext,
 ) -> SyncOutcome:
-    """Store a batch from the app. A resent sample is stored once (the same user,
-    metric, start, end and source), so an app may resend a batch it is unsure of."""
+    """Store a batch from the app: the consent first, then the batch checked whole
+    (`ingest.samples_from`), then stored. A resent sample is stored once (the same user,
+    metric, start, end, source and device), so an app may resend a batch it is unsure
+    of."""
     await require_consent(session, user)
-    if len(samples) > MAX_BATCH:
+    if len(metrics) > MAX_BATCH:
         raise InvalidInput(f"At most {MAX_BATCH} metrics per request.", details={"max": MAX_BATCH})
+    samples = samples_from(metrics, user.id, datetime.now(UTC))
     stored = await store_samples(session, vault, store, user.id, samples)
     await cache.invalidate(redis, user.id)
     await record(
@@ -206,12 +211,7 @@ async def summary(
 ) -> dict[str, Any]:
     """The user's summary, from the 30-minute cache when no data arrived since."""
     await require_consent(session, user)
-    tz = zone_of(user)
-    today = datetime.now(tz).date()  # a summary of yesterday's "last 7 days" is stale
-    found, key = await cache.get(redis, session, vault, user.id, f"{days}:{tz}:{today}")
-    if found is None:
-        found = await compute_summary(session, vault, store, user, days)
-        await cache.put(redis, session, vault, user.id, key, found)
+    found = await _cached_summary(session, vault, store, redis, user, days)
     if request is not None:
         await record(
             session,
@@ -221,6 +221,23 @@ async def summary(
             resource_type="health_summary",
             details={"days": days},
         )
+    return found
+
+
+async def _cached_summary(
+    session: AsyncSession,
+    vault: Vault,
+    store: HealthStore,
+    redis: aioredis.Redis,
+    user: User,
+    days: int,
+) -> dict[str, Any]:
+    tz = zone_of(user)
+    today = datetime.now(tz).date()  # a summary of yesterday's "last 7 days" is stale
+    found, key = await cache.get(redis, session, vault, user.id, f"{days}:{tz}:{today}")
+    if found is None:
+        found = await compute_summary(session, vault, store, user, days)
+        await cache.put(redis, session, vault, user.id, key, found)
     return found
 
 
@@ -256,7 +273,7 @@ async def coach_view(
     if redis is None:
         found = await compute_summary(session, vault, store, user, 7)
     else:
-        found = await summary(session, vault, store, redis, user, 7)
+        found = await _cached_summary(session, vault, store, redis, user, 7)
     if not found["window"]["days_with_data"] and not found["alerts"]:
         return None
     return CoachView(lines=describe(found), alerts=found["alerts"])
