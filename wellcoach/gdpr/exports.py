@@ -35,6 +35,7 @@ from wellcoach.crypto import Keyring, Vault
 from wellcoach.crypto.files import HEADER, SealedWriter, private, sealed_chunks
 from wellcoach.db.base import utcnow
 from wellcoach.errors import NotFound, Retryable, WellcoachError
+from wellcoach.gdpr import repository
 from wellcoach.gdpr.export import write_export
 from wellcoach.health.store import HealthStore
 from wellcoach.models import GdprRequest, User
@@ -99,26 +100,32 @@ async def request_export(
 ) -> GdprRequest:
     """Record an export for the worker; an export still pending or running is returned
     instead of a second one. The caller commits, then queues `run_export`."""
-    existing = await session.scalar(
-        select(GdprRequest)
-        .where(
-            GdprRequest.user_id == user.id,
-            GdprRequest.kind == GdprKind.export,
-            GdprRequest.status.in_(OPEN),
-        )
-        .order_by(GdprRequest.requested_at.desc())
-        .limit(1)
-    )
+    existing = await repository.open_export(session, user.id, OPEN)
     if existing is not None:
         return existing
+    return await _new_export(
+        session, user, GdprStatus.pending, requested_by=requested_by, details={}, request=request
+    )
+
+
+async def _new_export(
+    session: AsyncSession,
+    user: User,
+    status: GdprStatus,
+    *,
+    requested_by: uuid.UUID | None,
+    details: dict[str, Any],
+    request: RequestContext,
+) -> GdprRequest:
+    """An export request, recorded and audited (`gdpr.export_requested`)."""
     row = GdprRequest(
         id=uuid.uuid4(),
         user_id=user.id,
         kind=GdprKind.export,
-        status=GdprStatus.pending,
+        status=status,
         requested_by=requested_by,
         requested_at=utcnow(),
-        details={},
+        details=details,
     )
     session.add(row)
     await session.flush()
@@ -473,27 +480,15 @@ async def export_to(
     """Write a user's export, unsealed, to `out` (a file the administrator chose);
     recorded as a completed export request, audited with the request's source."""
     async with units() as session:
-        now = utcnow()
-        row = GdprRequest(
-            id=uuid.uuid4(),
-            user_id=user.id,
-            kind=GdprKind.export,
-            status=GdprStatus.running,
-            requested_by=None,
-            requested_at=now,
-            details={"delivered_to": request.source},
-        )
-        session.add(row)
-        await session.flush()
-        await record(
+        row = await _new_export(
             session,
-            "gdpr.export_requested",
-            context=request,
-            user_id=user.id,
-            resource_type="gdpr_request",
-            resource_id=row.id,
-            details=_audit_details(row),
+            user,
+            GdprStatus.running,
+            requested_by=None,
+            details={"delivered_to": request.source},
+            request=request,
         )
+        now = row.requested_at
         start = out.tell()
         document = await write_export(session, vault, store, user.id, now=now, out=out)
         size = out.tell() - start

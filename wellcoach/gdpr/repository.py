@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import select
@@ -22,6 +23,22 @@ async def scheduled_erasure(session: AsyncSession, user_id: uuid.UUID) -> GdprRe
             GdprRequest.status == GdprStatus.scheduled,
         )
         .with_for_update()
+    )
+
+
+async def open_export(
+    session: AsyncSession, user_id: uuid.UUID, statuses: Collection[GdprStatus]
+) -> GdprRequest | None:
+    """The user's latest export in one of `statuses` (one still pending or running)."""
+    return await session.scalar(
+        select(GdprRequest)
+        .where(
+            GdprRequest.user_id == user_id,
+            GdprRequest.kind == GdprKind.export,
+            GdprRequest.status.in_(statuses),
+        )
+        .order_by(GdprRequest.requested_at.desc())
+        .limit(1)
     )
 
 
