@@ -27,7 +27,6 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 import structlog
 from redis import exceptions as redis_errors
-from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wellcoach.audit import RequestContext, record
@@ -36,31 +35,15 @@ from wellcoach.auth.signing import Signer
 from wellcoach.config import Settings
 from wellcoach.crypto import Vault
 from wellcoach.db.base import utcnow
-from wellcoach.db.session import rows_affected
 from wellcoach.errors import NotFound
 from wellcoach.gdpr import repository
 from wellcoach.health import service as health
 from wellcoach.health.imports import upload_path
 from wellcoach.health.store import HealthStore
 from wellcoach.models import (
-    AuditLog,
-    ChatSession,
-    Coach,
-    ConsentRecord,
-    EmailOutbox,
-    Escalation,
-    EscalationEvent,
     GdprRequest,
-    HealthImport,
-    LlmCall,
-    Message,
-    MoodEntry,
-    OneTimeToken,
-    RecoveryCode,
-    RefreshToken,
     User,
 )
-from wellcoach.models.costs import CostAlert
 from wellcoach.models.enums import GdprKind, GdprStatus
 from wellcoach.notify.email import queue_email
 from wellcoach.ratelimit.gate import Gate
@@ -124,14 +107,9 @@ async def request_erasure(
     user.deleted_at = moment
     user.session_epoch = (user.session_epoch or 0) + 1
     await refresh.revoke_all(session, user.id, reason="account_erased")
-    await session.execute(delete(OneTimeToken).where(OneTimeToken.user_id == user.id))
-    pseudonym = uuid.uuid4()  # never stored: the ledger cannot lead back to the user
-    ledger = await rows_affected(
-        session, update(LlmCall).where(LlmCall.user_id == user.id).values(user_id=pseudonym)
-    )
-    await session.execute(
-        update(CostAlert).where(CostAlert.user_id == user.id).values(user_id=pseudonym)
-    )
+    await repository.delete_one_time_tokens(session, user.id)
+    # never stored: the ledger cannot lead back to the user
+    ledger = await repository.repoint_ledger(session, user.id, uuid.uuid4())
     await health.delete_series(session, services.health_store, services.redis, user.id)
     await _delete_uploads(session, services.settings, user.id)
     forgotten = await forget_in_redis(services, user.id)
@@ -165,8 +143,7 @@ async def request_erasure(
 
 async def _delete_uploads(session: AsyncSession, settings: Settings, user_id: uuid.UUID) -> None:
     """Apple exports waiting for a worker are health data too."""
-    ids = await session.scalars(select(HealthImport.id).where(HealthImport.user_id == user_id))
-    for import_id in ids:
+    for import_id in await repository.health_import_ids(session, user_id):
         upload_path(settings.health_upload_path, import_id).unlink(missing_ok=True)
 
 
@@ -217,11 +194,7 @@ async def cancel_erasure(
     erasure.completed_at = utcnow()
     user.disabled_at = None
     user.deleted_at = None
-    await session.execute(
-        delete(OneTimeToken).where(
-            OneTimeToken.user_id == user.id, OneTimeToken.purpose == one_time.CANCEL_ERASURE
-        )
-    )
+    await one_time.invalidate_all(session, user.id, one_time.CANCEL_ERASURE)
     await record(
         session,
         "gdpr.erasure_cancelled",
@@ -254,23 +227,6 @@ async def cancel_with_token(
     return await cancel_erasure(session, user, actor_id=user.id, request=request)
 
 
-# every table with rows of the user, deleted with the user row (foreign keys cascade):
-# counted first, for the certificate
-OWNED = {
-    "chat_sessions": ChatSession.user_id,
-    "messages": Message.user_id,
-    "mood_entries": MoodEntry.user_id,
-    "escalations": Escalation.user_id,
-    "consent_records": ConsentRecord.user_id,
-    "email_outbox": EmailOutbox.user_id,
-    "health_imports": HealthImport.user_id,
-    "refresh_tokens": RefreshToken.user_id,
-    "one_time_tokens": OneTimeToken.user_id,
-    "recovery_codes": RecoveryCode.user_id,
-    "coaches": Coach.user_id,
-}
-
-
 async def hard_delete(
     session: AsyncSession,
     vault: Vault,
@@ -285,31 +241,19 @@ async def hard_delete(
     moment = utcnow()
     counts: dict[str, int] = {}
     if user is not None:
-        for name, column in OWNED.items():
-            counts[name] = int(
-                await session.scalar(select(func.count()).where(column == user_id)) or 0
-            )
-        counts["escalation_events"] = int(
-            await session.scalar(
-                select(func.count())
-                .select_from(EscalationEvent)
-                .join(Escalation, Escalation.id == EscalationEvent.escalation_id)
-                .where(Escalation.user_id == user_id)
-            )
-            or 0
-        )
+        counts = await repository.owned_rows(session, user_id)
         shredded = await vault.destroy_user_key(session, user_id)
         vault.forget(user_id)
         # mail to the address without an account link (a reset asked while signed out)
-        counts["email_outbox"] += await rows_affected(
-            session, delete(EmailOutbox).where(EmailOutbox.to_address == user.email)
-        )
+        counts["email_outbox"] += await repository.delete_mail_to(session, user.email)
         await session.delete(user)
         await session.flush()
     else:
         shredded = False
     pseudonym = uuid.uuid4()
-    counts["audit_entries_pseudonymized"] = await _pseudonymize(session, user_id, pseudonym)
+    counts["audit_entries_pseudonymized"] = await repository.pseudonymize(
+        session, user_id, pseudonym
+    )
     certificate = {
         "user_id": str(user_id),
         "requested_at": erasure.requested_at.isoformat(),
@@ -332,38 +276,6 @@ async def hard_delete(
         details=certificate,
     )
     return certificate
-
-
-async def _pseudonymize(session: AsyncSession, user_id: uuid.UUID, pseudonym: uuid.UUID) -> int:
-    """Rows that outlive the user (the audit trail, webhook deliveries, coaches' case
-    events) keep what happened, not who it happened to, nor from where."""
-    touched = 0
-    for column in (AuditLog.user_id, AuditLog.actor_id):
-        touched += await rows_affected(
-            session,
-            update(AuditLog)
-            .where(column == user_id)
-            .values({column.key: pseudonym, "ip_address": None, "user_agent": None}),
-        )
-    await session.execute(
-        update(AuditLog)
-        .where(AuditLog.resource_id == str(user_id))
-        .values(resource_id=str(pseudonym))
-    )
-    await session.execute(
-        update(EscalationEvent)
-        .where(EscalationEvent.actor_id == user_id)
-        .values(actor_id=pseudonym)
-    )
-    for table, field in (("audit_logs", "details"), ("webhook_deliveries", "payload")):
-        await session.execute(
-            text(
-                f"UPDATE {table} SET {field} = replace({field}::text, :old, :new)::jsonb"
-                f" WHERE {field}::text LIKE :pattern"
-            ),
-            {"old": str(user_id), "new": str(pseudonym), "pattern": f"%{user_id}%"},
-        )
-    return touched
 
 
 async def due_erasures(session: AsyncSession, now: datetime | None = None) -> list[uuid.UUID]:
